@@ -10,9 +10,13 @@ import pytest
 # Without a platform and without DISPLAY, Qt aborts with a misleading xcb error.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+pytest_plugins = ["tests.support.loopback"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# CI clones the repo with the workplace's shared/ folder beside it.
-SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+# The workplace's shared/ folder sits beside the clone; OPENBENCH_SHARED_DATASETS overrides.
+SHARED_DATASETS = Path(
+    os.environ.get("OPENBENCH_SHARED_DATASETS") or REPO_ROOT.parent / "shared" / "datasets"
+)
 
 
 @pytest.fixture(scope="session")

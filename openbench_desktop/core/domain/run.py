@@ -5,11 +5,30 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum, StrEnum
 from types import MappingProxyType
 from typing import Any
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+def _empty() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+def to_plain(value: Any) -> Any:
+    """Dataclasses, mappings, tuples and enums as JSON-ready dicts, lists and values.
+
+    Not ``dataclasses.asdict``: its deep copy fails on the read-only ``MappingProxyType``
+    mappings the domain types hold.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(key): to_plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_plain(item) for item in value]
+    return value
 
 
 class RunStatus(StrEnum):
@@ -86,10 +105,10 @@ class RunSpec:
     api_key_name: str | None = None
     name: str | None = None
     tags: tuple[str, ...] = ()
-    options: Mapping[str, Any] = field(default=_EMPTY)  # benchmark-specific extras
+    options: Mapping[str, Any] = field(default_factory=_empty)  # benchmark-specific extras
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = to_plain(self)
         data["tags"] = list(self.tags)
         data["options"] = dict(self.options)
         return data
@@ -119,7 +138,7 @@ class RunManifest:
     created_at: str  # ISO 8601, UTC
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = to_plain(self)
         data["package_versions"] = dict(self.package_versions)
         data["config"] = dict(self.config)
         return data
@@ -160,12 +179,12 @@ class RunSummary:
     output_tokens: int | None
     usage_complete: bool
     duration_s: float | None
-    error_counts: Mapping[str, int] = field(default=_EMPTY)
+    error_counts: Mapping[str, int] = field(default_factory=_empty)
     accuracy_ci_method: str = "wilson"
     message: str | None = None  # why a run failed or was cancelled
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = to_plain(self)
         data["status"] = str(self.status)
         data["accuracy_ci"] = list(self.accuracy_ci) if self.accuracy_ci else None
         for key in ("ttft_ms", "itl_ms", "e2e_ms", "error_counts"):

@@ -24,7 +24,7 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """A model's reply with raw timings (see :class:`~openbench_desktop.core.domain.SampleResult`)."""
+    """A model's reply with raw timings (see :class:`~.domain.SampleResult`)."""
 
     text: str
     reasoning: str = ""

@@ -1,0 +1,416 @@
+"""The run loop: spec → samples → concurrent requests → scored results → the one writer.
+
+``execute_run`` is a plain blocking function. It runs its own asyncio loop in the calling
+thread (the CLI's main thread, or the GUI's worker ``QThread``), reports through a callback
+and checks a :class:`CancelToken`; it knows nothing about windows. The run's final status
+is always written, whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from openbench_desktop.core.benchmarks.base import Benchmark, LoadedDataset
+from openbench_desktop.core.domain import (
+    EngineEvent,
+    ErrorCategory,
+    Message,
+    Progress,
+    RunCancelled,
+    RunFailed,
+    RunFinished,
+    RunSpec,
+    RunStarted,
+    RunStatus,
+    RunSummary,
+    Sample,
+    SampleResult,
+    SamplesFinished,
+    SampleStatus,
+)
+from openbench_desktop.core.engine.cancel import CancelToken
+from openbench_desktop.core.engine.manifest import build_manifest
+from openbench_desktop.core.engine.metrics import sample_timings, summarize
+from openbench_desktop.core.errors import ConfigError, OpenBenchError
+from openbench_desktop.core.providers.base import ChatProvider, ChatRequest, ProviderError
+
+if TYPE_CHECKING:
+    from openbench_desktop.core.config.paths import AppPaths
+    from openbench_desktop.core.secrets import SecretStore
+    from openbench_desktop.core.storage import ResultWriter, Store
+
+log = logging.getLogger(__name__)
+
+EventCallback = Callable[[EngineEvent], None]
+ProviderFactory = Callable[..., ChatProvider]
+
+# A failure of these kinds will repeat for every sample: stop the run at once.
+FATAL_CATEGORIES = frozenset({ErrorCategory.AUTH, ErrorCategory.NOT_FOUND})
+# If this many samples finished and none succeeded, the endpoint is unusable: stop.
+NO_SUCCESS_LIMIT = 8
+KNOWN_PROVIDERS = ("openai", "anthropic")
+
+
+@dataclass
+class RunDeps:
+    """What a run needs from the application. The GUI and the CLI build one each."""
+
+    store: Store
+    writer: ResultWriter
+    paths: AppPaths
+    secrets: SecretStore | None = None
+    provider_factory: ProviderFactory | None = None
+    event_interval_s: float = 0.1
+
+
+@dataclass
+class PreparedRun:
+    spec: RunSpec
+    benchmark: Benchmark
+    dataset: LoadedDataset
+    samples: list[Sample] = field(default_factory=list)
+
+
+def validate_spec(spec: RunSpec) -> None:
+    if spec.provider not in KNOWN_PROVIDERS:
+        raise ConfigError(
+            f"Unknown provider {spec.provider!r}; choose one of: {', '.join(KNOWN_PROVIDERS)}."
+        )
+    if not spec.base_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"Base URL {spec.base_url!r} must start with http:// or https:// "
+            "(e.g. http://127.0.0.1:8000/v1)."
+        )
+    if not spec.model.strip():
+        raise ConfigError("No model given: pass --model (see 'openbench-desktop models').")
+    if spec.concurrency < 1 or spec.concurrency > 4096:
+        raise ConfigError(f"Concurrency must be between 1 and 4096, not {spec.concurrency}.")
+    if spec.limit is not None and spec.limit < 1:
+        raise ConfigError(f"Limit must be at least 1, not {spec.limit}.")
+    if spec.params.max_tokens < 1:
+        raise ConfigError(f"max_tokens must be at least 1, not {spec.params.max_tokens}.")
+    if not 0.0 <= spec.params.temperature <= 2.0:
+        raise ConfigError(f"Temperature must be between 0 and 2, not {spec.params.temperature}.")
+
+
+def prepare_run(spec: RunSpec, paths: AppPaths) -> PreparedRun:
+    """Validate the spec and load the dataset (raises ConfigError / DatasetError).
+
+    Cheap enough for a "validate" button; nothing is written.
+    """
+    from openbench_desktop.core.benchmarks.registry import get_benchmark
+
+    validate_spec(spec)
+    benchmark = get_benchmark(
+        spec.benchmark, scorer=spec.scorer, scorer_arg=spec.scorer_arg, hub_cache=paths.hub_cache
+    )
+    dataset = benchmark.load(spec.dataset)
+    samples = dataset.samples[: spec.limit] if spec.limit else list(dataset.samples)
+    if not samples:
+        raise ConfigError(f"The dataset {dataset.description} has no samples.")
+    return PreparedRun(spec=spec, benchmark=benchmark, dataset=dataset, samples=samples)
+
+
+def build_messages(spec: RunSpec, sample: Sample) -> tuple[Message, ...]:
+    system = spec.params.system_prompt
+    if system and not any(m.role == "system" for m in sample.messages):
+        return (Message("system", system), *sample.messages)
+    return sample.messages
+
+
+def _failed(sample: Sample, exc: ProviderError | Exception) -> SampleResult:
+    if isinstance(exc, ProviderError):
+        category, message = exc.category, str(exc)
+    else:
+        category, message = ErrorCategory.OTHER, f"{type(exc).__name__}: {exc}"
+    return SampleResult(
+        index=sample.index,
+        sample_id=sample.sample_id,
+        status=SampleStatus.FAILED,
+        prompt=sample.prompt_text,
+        expected=sample.expected,
+        error_category=category,
+        error_message=message,
+    )
+
+
+async def run_one(
+    provider: ChatProvider, benchmark: Benchmark, spec: RunSpec, sample: Sample
+) -> SampleResult:
+    """Send one sample, score the answer, derive its timings. Never raises ProviderError."""
+    request = ChatRequest(
+        model=spec.model, messages=build_messages(spec, sample), params=spec.params, seed=spec.seed
+    )
+    try:
+        completion = await provider.complete(request)
+    except ProviderError as exc:
+        return _failed(sample, exc)
+    scored = benchmark.score(sample, completion.text)
+    timings = sample_timings(
+        streamed=completion.streamed,
+        end_offset_ns=completion.end_offset_ns,
+        chunk_offsets_ns=completion.chunk_offsets_ns,
+        chunk_chars=completion.chunk_chars,
+        chunk_kinds=completion.chunk_kinds,
+    )
+    return SampleResult(
+        index=sample.index,
+        sample_id=sample.sample_id,
+        status=SampleStatus.OK,
+        prompt=sample.prompt_text,
+        output=completion.text,
+        reasoning=completion.reasoning,
+        expected=sample.expected,
+        extracted=scored.extracted,
+        score=scored.score,
+        finish_reason=completion.finish_reason,
+        input_tokens=completion.input_tokens,
+        output_tokens=completion.output_tokens,
+        usage_reported=completion.usage_reported,
+        streamed=completion.streamed,
+        started_ns=completion.started_ns,
+        end_offset_ns=completion.end_offset_ns,
+        chunk_offsets_ns=completion.chunk_offsets_ns,
+        chunk_chars=completion.chunk_chars,
+        chunk_kinds=completion.chunk_kinds,
+        ttft_ms=timings.ttft_ms,
+        itl_ms=timings.itl_ms,
+        e2e_ms=timings.e2e_ms,
+    )
+
+
+class _Loop:
+    """State of one run inside its asyncio loop."""
+
+    def __init__(
+        self,
+        run_id: str,
+        prepared: PreparedRun,
+        provider: ChatProvider,
+        deps: RunDeps,
+        emit: EventCallback,
+        cancel: CancelToken,
+        n_total: int,
+        n_already: tuple[int, int, int] = (0, 0, 0),
+    ) -> None:
+        self.run_id = run_id
+        self.prepared = prepared
+        self.provider = provider
+        self.deps = deps
+        self.emit = emit
+        self.cancel = cancel
+        self.n_total = n_total
+        self.n_ok, self.n_failed, self.n_correct = n_already
+        self.n_done = self.n_ok + self.n_failed
+        self.n_success_this_run = 0
+        self.fatal: str | None = None
+        self.pending: list[SampleResult] = []
+        self.started = time.monotonic()
+
+    def record(self, result: SampleResult) -> None:
+        self.deps.writer.submit_results(self.run_id, [result])
+        self.pending.append(result)
+        self.n_done += 1
+        if result.ok:
+            self.n_ok += 1
+            self.n_success_this_run += 1
+            self.n_correct += int(result.correct)
+            return
+        self.n_failed += 1
+        if self.fatal is None:
+            if result.error_category in FATAL_CATEGORIES:
+                self.fatal = result.error_message
+            elif self.n_success_this_run == 0 and self.n_failed >= min(
+                NO_SUCCESS_LIMIT, self.n_total
+            ):
+                self.fatal = (
+                    f"The first {self.n_failed} requests all failed; stopping. "
+                    f"Last error: {result.error_message}"
+                )
+
+    def flush_events(self) -> None:
+        if self.pending:
+            batch, self.pending = tuple(self.pending), []
+            self.emit(SamplesFinished(self.run_id, batch))
+        self.emit(
+            Progress(
+                run_id=self.run_id,
+                n_done=self.n_done,
+                n_total=self.n_total,
+                n_ok=self.n_ok,
+                n_failed=self.n_failed,
+                n_correct=self.n_correct,
+                elapsed_s=time.monotonic() - self.started,
+            )
+        )
+
+    async def run(self, samples: Iterable[Sample]) -> None:
+        queue = iter(samples)
+        spec = self.prepared.spec
+        benchmark = self.prepared.benchmark
+
+        async def worker() -> None:
+            for sample in queue:  # one shared iterator: each sample goes to one worker
+                if self.cancel.cancelled or self.fatal:
+                    return
+                result = await run_one(self.provider, benchmark, spec, sample)
+                self.record(result)
+
+        async def ticker() -> None:
+            while True:
+                await asyncio.sleep(self.deps.event_interval_s)
+                self.flush_events()
+
+        async def watch_cancel(workers: list[asyncio.Task[None]]) -> None:
+            # In-flight requests may take a minute: cancel them instead of waiting.
+            while not (self.cancel.cancelled or self.fatal):
+                await asyncio.sleep(0.05)
+            for task in workers:
+                task.cancel()
+
+        workers = [asyncio.create_task(worker()) for _ in range(spec.concurrency)]
+        side = [asyncio.create_task(ticker()), asyncio.create_task(watch_cancel(workers))]
+        try:
+            await asyncio.gather(*workers, return_exceptions=True)
+        finally:
+            for task in side:
+                task.cancel()
+            await asyncio.gather(*side, return_exceptions=True)
+            for task in workers:
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            self.flush_events()
+
+
+def execute_run(
+    spec: RunSpec,
+    deps: RunDeps,
+    *,
+    on_event: EventCallback | None = None,
+    cancel: CancelToken | None = None,
+    prepared: PreparedRun | None = None,
+) -> RunSummary:
+    """Run a benchmark to the end (completed, failed or cancelled) and return its summary.
+
+    Raises ConfigError / DatasetError / SecretStoreError *before* anything is stored when
+    the spec, dataset or key is unusable. Once the run row exists, every outcome is stored
+    and reported through ``on_event``; the summary is returned rather than raised.
+    """
+    from openbench_desktop.core.secrets import resolve_api_key
+
+    emit = on_event or (lambda _event: None)
+    cancel = cancel or CancelToken()
+    prepared = prepared or prepare_run(spec, deps.paths)
+    api_key = resolve_api_key(spec.provider, spec.api_key_name, deps.secrets)
+    factory = deps.provider_factory
+    if factory is None:
+        from openbench_desktop.core.providers.registry import make_provider
+
+        factory = make_provider
+
+    manifest = build_manifest(
+        spec,
+        dataset_sha256=prepared.dataset.sha256,
+        dataset_description=prepared.dataset.description,
+        n_dataset_samples=len(prepared.dataset.samples),
+    )
+    n_total = len(prepared.samples)
+    run_id = deps.writer.call(
+        deps.store.create_run, spec, n_total=n_total, manifest=manifest
+    ).result()
+    emit(RunStarted(run_id, spec, n_total))
+    return _drive(run_id, prepared, prepared.samples, n_total, deps, emit, cancel, api_key, factory)
+
+
+def _drive(
+    run_id: str,
+    prepared: PreparedRun,
+    samples: list[Sample],
+    n_total: int,
+    deps: RunDeps,
+    emit: EventCallback,
+    cancel: CancelToken,
+    api_key: str | None,
+    factory: ProviderFactory,
+    n_already: tuple[int, int, int] = (0, 0, 0),
+) -> RunSummary:
+    spec = prepared.spec
+    started = time.monotonic()
+    status, message = RunStatus.FAILED, None
+    loop_state: _Loop | None = None
+    try:
+        provider = factory(
+            spec.provider,
+            spec.base_url,
+            api_key,
+            concurrency=spec.concurrency,
+            timeout_s=spec.params.timeout_s,
+        )
+
+        async def main() -> None:
+            nonlocal loop_state
+            loop_state = _Loop(
+                run_id, prepared, provider, deps, emit, cancel, n_total, n_already
+            )
+            try:
+                await loop_state.run(samples)
+            finally:
+                await provider.aclose()
+
+        asyncio.run(main())
+        assert loop_state is not None
+        if loop_state.fatal:
+            status, message = RunStatus.FAILED, loop_state.fatal
+        elif cancel.cancelled:
+            status, message = RunStatus.CANCELLED, cancel.reason
+        else:
+            status = RunStatus.COMPLETED
+    except KeyboardInterrupt:
+        status, message = RunStatus.CANCELLED, "Interrupted (Ctrl+C)."
+    except OpenBenchError as exc:
+        status, message = RunStatus.FAILED, str(exc)
+    except Exception as exc:  # a bug: keep the run consistent, report, re-raise nothing
+        log.exception("run %s crashed", run_id)
+        status, message = RunStatus.FAILED, f"Internal error: {type(exc).__name__}: {exc}"
+    finally:
+        summary = _finalize(run_id, spec, n_total, deps, status, message, started)
+    if summary.status is RunStatus.COMPLETED:
+        emit(RunFinished(run_id, summary))
+    elif summary.status is RunStatus.CANCELLED:
+        emit(RunCancelled(run_id, summary))
+    else:
+        emit(RunFailed(run_id, summary.message or "The run failed.", summary))
+    return summary
+
+
+def _finalize(
+    run_id: str,
+    spec: RunSpec,
+    n_total: int,
+    deps: RunDeps,
+    status: RunStatus,
+    message: str | None,
+    started: float,
+) -> RunSummary:
+    """Flush results, summarise from what is stored, write the final status."""
+    deps.writer.flush()
+    duration = time.monotonic() - started
+    summary = summarize(
+        run_id=run_id,
+        status=status,
+        benchmark=spec.benchmark,
+        model=spec.model,
+        n_samples=n_total,
+        results=deps.store.iter_results(run_id),
+        duration_s=duration,
+        message=message,
+    )
+    deps.writer.call(
+        deps.store.finish_run, run_id, status, summary=summary, message=message
+    ).result()
+    return summary
