@@ -305,7 +305,8 @@ def test_results_queued_behind_a_failed_commit_are_counted(store: Store, run_id:
 def test_context_manager_keeps_the_original_exception(store: Store, run_id: str) -> None:
     with pytest.raises(KeyError), ResultWriter(store, max_delay_s=0.01) as writer:
         fill_the_disk(store)
-        writer.submit_results(run_id, [big(0)])
+        # Enough to need new pages even if the file has a few free ones.
+        writer.submit_results(run_id, [big(i) for i in range(50)])
         assert wait_until(lambda: writer.error is not None)
         raise KeyError("the caller's own error")
 

@@ -73,7 +73,7 @@ NumberRule = Literal["boxed", "answer", "hashes", "last"]
 
 _NUMBER = re.compile(
     r"""
-    (?<![A-Za-z0-9_.])               # not the tail of a word, a number or a version string
+    (?<![A-Za-z0-9_./])              # not the tail of a word, a number, a version or a date
     (?P<sign1>[-−])?
     (?P<currency>[$€£¥]\s?)?
     (?P<sign2>[-−])?
@@ -84,7 +84,7 @@ _NUMBER = re.compile(
     )
     (?P<exponent>[eE][-+]?\d+)?
     (?:/(?P<denominator>\d+)(?![\d/]))?  # 3/4, but not the 3/15 of a date 3/15/2024
-    (?!\d)
+    (?!\d|/\d)                           # nor any part of that date
     """,
     re.VERBOSE,
 )

@@ -217,6 +217,8 @@ class MultipleChoiceBenchmark:
             self._sample(index, record, path=path, line=line)
             for index, (path, line, record) in enumerate(records)
         ]
+        if not samples:  # a CSV holding only its header row (the readers reject other empties)
+            raise DatasetError("the file has a header but no rows", path=str(source.files[0]))
         return LoadedDataset(samples, source.sha256(), source.description)
 
     def _sample(self, index: int, record: Record, *, path: str, line: int) -> Sample:

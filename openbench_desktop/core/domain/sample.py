@@ -104,6 +104,9 @@ class SampleResult:
     itl_ms: float | None = None
     e2e_ms: float | None = None
     attempts: int = 1
+    # Time spent waiting between attempts (backoff, Retry-After). Excluded from every
+    # latency above: those come from the final attempt alone.
+    retry_wait_ms: float = 0.0
 
     @property
     def ok(self) -> bool:

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from openbench_desktop.core.benchmarks.base import Benchmark, LoadedDataset
@@ -36,6 +36,13 @@ from openbench_desktop.core.domain import (
 from openbench_desktop.core.engine.cancel import CancelToken
 from openbench_desktop.core.engine.manifest import build_manifest
 from openbench_desktop.core.engine.metrics import sample_timings, summarize
+from openbench_desktop.core.engine.retry import (
+    AdaptiveLimiter,
+    Attempts,
+    RetryPolicy,
+    call_with_retries,
+    is_retryable,
+)
 from openbench_desktop.core.errors import ConfigError, OpenBenchError
 from openbench_desktop.core.providers.base import ChatProvider, ChatRequest, ProviderError
 
@@ -140,16 +147,38 @@ def _failed(sample: Sample, exc: ProviderError | Exception) -> SampleResult:
 
 
 async def run_one(
-    provider: ChatProvider, benchmark: Benchmark, spec: RunSpec, sample: Sample
+    provider: ChatProvider,
+    benchmark: Benchmark,
+    spec: RunSpec,
+    sample: Sample,
+    *,
+    policy: RetryPolicy | None = None,
+    limiter: AdaptiveLimiter | None = None,
+    run_id: str = "",
+    retryable: Callable[[BaseException], bool] | None = None,
 ) -> SampleResult:
-    """Send one sample, score the answer, derive its timings. Never raises ProviderError."""
+    """Send one sample (with retries), score the answer, derive its timings.
+
+    Never raises ProviderError: a sample that fails after its retries is a failed result
+    with its category. Timings are those of the final attempt; waits are counted apart.
+    """
     request = ChatRequest(
         model=spec.model, messages=build_messages(spec, sample), params=spec.params, seed=spec.seed
     )
+    tally = Attempts()
     try:
-        completion = await provider.complete(request)
+        completion = await call_with_retries(
+            lambda: provider.complete(request),
+            policy or RetryPolicy(attempts=1),
+            limiter=limiter,
+            describe=f"run {run_id[:8]} sample {sample.index}",
+            attempts=tally,
+            retryable=retryable or is_retryable,
+        )
     except ProviderError as exc:
-        return _failed(sample, exc)
+        return replace(
+            _failed(sample, exc), attempts=tally.count, retry_wait_ms=tally.wait_s * 1000
+        )
     scored = benchmark.score(sample, completion.text)
     timings = sample_timings(
         streamed=completion.streamed,
@@ -181,6 +210,8 @@ async def run_one(
         ttft_ms=timings.ttft_ms,
         itl_ms=timings.itl_ms,
         e2e_ms=timings.e2e_ms,
+        attempts=tally.count,
+        retry_wait_ms=tally.wait_s * 1000,
     )
 
 
@@ -211,6 +242,18 @@ class _Loop:
         self.fatal: str | None = None
         self.pending: list[SampleResult] = []
         self.started = time.monotonic()
+
+    def retryable(self, exc: BaseException) -> bool:
+        # Until one request has succeeded, a refused connection or an unknown host means a
+        # wrong URL or a server that is not running: say so at once instead of backing off
+        # for minutes. Once the endpoint has answered, connection drops are transient.
+        if (
+            isinstance(exc, ProviderError)
+            and exc.category is ErrorCategory.CONNECTION
+            and self.n_success_this_run == 0
+        ):
+            return False
+        return is_retryable(exc)
 
     def record(self, result: SampleResult) -> None:
         self.deps.writer.submit_results(self.run_id, [result])
@@ -253,12 +296,24 @@ class _Loop:
         queue = iter(samples)
         spec = self.prepared.spec
         benchmark = self.prepared.benchmark
+        policy = RetryPolicy.from_options(spec.options)
+        limiter = AdaptiveLimiter(spec.concurrency)
+        self.limiter = limiter
 
         async def worker() -> None:
             for sample in queue:  # one shared iterator: each sample goes to one worker
                 if self.cancel.cancelled or self.fatal:
                     return
-                result = await run_one(self.provider, benchmark, spec, sample)
+                result = await run_one(
+                    self.provider,
+                    benchmark,
+                    spec,
+                    sample,
+                    policy=policy,
+                    limiter=limiter,
+                    run_id=self.run_id,
+                    retryable=self.retryable,
+                )
                 self.record(result)
 
         async def ticker() -> None:

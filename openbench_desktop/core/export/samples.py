@@ -40,8 +40,9 @@ COLUMNS: tuple[str, ...] = (
     "streamed",
     "n_chunks",
     "attempts",
+    "retry_wait_ms",
 )
-_FLOATS = {"score", "ttft_ms", "itl_ms", "e2e_ms"}
+_FLOATS = {"score", "ttft_ms", "itl_ms", "e2e_ms", "retry_wait_ms"}
 _INTS = {"sample_index", "input_tokens", "output_tokens", "n_chunks", "attempts"}
 _BOOLS = {"usage_reported", "streamed"}
 
@@ -69,6 +70,7 @@ def sample_row(run_id: str, r: SampleResult) -> dict[str, Any]:
         "streamed": r.streamed,
         "n_chunks": len(r.chunk_offsets_ns),
         "attempts": r.attempts,
+        "retry_wait_ms": r.retry_wait_ms,
     }
 
 

@@ -85,7 +85,7 @@ log = logging.getLogger(__name__)
 #: The newest migration in ``migrations/versions``. Opening a database whose
 #: ``alembic_version`` already says this skips Alembic entirely (importing it and reading
 #: the scripts costs more than the rest of opening). A test checks it equals Alembic's head.
-SCHEMA_HEAD: Final = "0001"
+SCHEMA_HEAD: Final = "0002"
 
 BUSY_TIMEOUT_MS: Final = 5000
 PAGE_SIZE: Final = 8192
@@ -179,6 +179,7 @@ SAMPLE_VALUE_COLUMNS: Final = (
     "itl_ms",
     "e2e_ms",
     "attempts",
+    "retry_wait_ms",
     "extracted",
     "expected",
     "error_message",
@@ -415,6 +416,7 @@ def _result_values(run_id: str, r: SampleResult) -> tuple[Any, ...]:
         r.itl_ms,
         r.e2e_ms,
         r.attempts,
+        r.retry_wait_ms,
         r.extracted,
         r.expected,
         r.error_message,
@@ -455,6 +457,7 @@ def _result_from_row(row: Sequence[Any]) -> SampleResult:
         itl_ms,
         e2e_ms,
         attempts,
+        retry_wait_ms,
         extracted,
         expected,
         error_message,
@@ -491,6 +494,7 @@ def _result_from_row(row: Sequence[Any]) -> SampleResult:
         itl_ms=itl_ms,
         e2e_ms=e2e_ms,
         attempts=attempts,
+        retry_wait_ms=retry_wait_ms or 0.0,
     )
 
 
@@ -960,6 +964,26 @@ class Store:
         query = query.where(*self._filters(text, benchmark, model, status, tag, since, until))
         with self._reading() as conn:
             return int(conn.execute(query).scalar_one())
+
+    def run_facets(self) -> dict[str, list[str]]:
+        """The distinct benchmarks, models and tags in the history, sorted (filter menus).
+
+        Each is a walk of an index (no table scan, no sort), so it stays quick with
+        thousands of runs.
+        """
+        with self._reading() as conn:
+            facets = {
+                key: [
+                    r[0]
+                    for r in conn.execute(select(column).distinct().order_by(column))
+                ]
+                for key, column in (
+                    ("benchmark", runs.c.benchmark),
+                    ("model", runs.c.model),
+                    ("tag", run_tags.c.tag),
+                )
+            }
+        return facets
 
     @staticmethod
     def _filters(

@@ -135,6 +135,7 @@ samples = Table(
     Column("chunk_kinds", Text, nullable=False, server_default=""),
     Column("chunk_offsets", LargeBinary),  # see pack_offsets()
     Column("chunk_chars", LargeBinary),  # see pack_chars()
+    Column("retry_wait_ms", Float, nullable=False, server_default=text("0")),  # 0002
     PrimaryKeyConstraint("id"),
     # Also the index for "results of a run in order", cascade deletes and retries.
     UniqueConstraint("run_id", "sample_index"),

@@ -1,0 +1,30 @@
+"""Per-sample time spent waiting between retry attempts.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-23
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0002"
+down_revision: str | Sequence[str] | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("samples") as batch:
+        batch.add_column(
+            sa.Column("retry_wait_ms", sa.Float(), server_default=sa.text("0"), nullable=False)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("samples") as batch:
+        batch.drop_column("retry_wait_ms")
