@@ -249,7 +249,7 @@ class _Loop:
         # for minutes. Once the endpoint has answered, connection drops are transient.
         if (
             isinstance(exc, ProviderError)
-            and exc.category is ErrorCategory.CONNECTION
+            and exc.connect_failed
             and self.n_success_this_run == 0
         ):
             return False

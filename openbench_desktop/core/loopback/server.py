@@ -34,7 +34,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Self
@@ -227,6 +227,10 @@ class ServerBehavior:
     cut_stream_cleanly: bool = False  # ... by ending the body (else: drop the connection)
     error_event_at: int | None = None  # send an in-stream error as this event, then end
     error_event_type: str = "overloaded_error"  # its type (Anthropic error types)
+    # > 0: the faults above (fail_with_status, malformed/cut/error events) hit only the
+    # first N requests for each prompt; retries after that are answered normally, as a
+    # transient fault would be.
+    faults_per_prompt: int = 0
 
 
 @dataclass(slots=True)
@@ -491,6 +495,7 @@ class LoopbackServer:
         self._lock = threading.Lock()
         self._log: deque[ReceivedRequest] = deque(maxlen=max_logged_requests)
         self._counts: Counter[str] = Counter()
+        self._prompt_seen: Counter[str] = Counter()
         self._ids = itertools.count(1)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -713,6 +718,25 @@ class LoopbackServer:
             message = "Incorrect API key provided."
         return _error_response(401, message, anthropic=anthropic)
 
+    def _transient(self, record: ReceivedRequest, behavior: ServerBehavior) -> ServerBehavior:
+        """The behaviour for this request once ``faults_per_prompt`` is applied."""
+        if behavior.faults_per_prompt <= 0:
+            return behavior
+        messages = record.body.get("messages") if isinstance(record.body, dict) else None
+        key = json.dumps(messages, sort_keys=True, default=str)
+        with self._lock:
+            self._prompt_seen[key] += 1
+            seen = self._prompt_seen[key]
+        if seen <= behavior.faults_per_prompt:
+            return behavior
+        return replace(
+            behavior,
+            fail_with_status=None,
+            malformed_chunk_at=None,
+            cut_stream_at=None,
+            error_event_at=None,
+        )
+
     def _common_checks(
         self,
         request: Request,
@@ -759,7 +783,7 @@ class LoopbackServer:
 
     async def _openai_chat(self, request: Request) -> Response:
         record = await self._receive(request, "openai")
-        behavior, responder = self.behavior, self.responder
+        behavior, responder = self._transient(record, self.behavior), self.responder
         refused = self._common_checks(request, record, behavior, anthropic=False)
         if refused is not None:
             return refused
@@ -869,7 +893,7 @@ class LoopbackServer:
 
     async def _anthropic_messages(self, request: Request) -> Response:
         record = await self._receive(request, "anthropic")
-        behavior, responder = self.behavior, self.responder
+        behavior, responder = self._transient(record, self.behavior), self.responder
         refused = self._common_checks(request, record, behavior, anthropic=True)
         if refused is not None:
             return refused

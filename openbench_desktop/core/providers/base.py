@@ -55,6 +55,9 @@ class ProviderError(OpenBenchError):
         self.category = category
         self.status_code = status_code
         self.retry_after_s = retry_after_s
+        # True when no connection was made at all (refused, DNS, TLS): before any request
+        # of a run has succeeded, that means a wrong URL rather than a transient fault.
+        self.connect_failed = False
 
 
 @runtime_checkable

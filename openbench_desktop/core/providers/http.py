@@ -531,27 +531,49 @@ def error_from_transport(
             ErrorCategory.TIMEOUT,
         )
     if isinstance(exc, httpx.ConnectError):
-        if _is_refused(exc):
-            return err(
-                f"Cannot connect to {where}: connection refused. Is the server running and "
-                "is the URL right?",
-                ErrorCategory.CONNECTION,
-            )
-        if _is_dns_failure(exc):
-            host = urlsplit(url).hostname or where
-            return err(
-                f"Cannot connect to {where}: the host name '{host}' could not be resolved "
-                "(DNS lookup failed). Check the base URL for typos and that this computer "
-                "is online.",
-                ErrorCategory.CONNECTION,
-            )
-        if "ssl" in detail.lower() or "certificate" in detail.lower():
-            return err(
-                f"Cannot connect to {where}: the TLS handshake failed ({detail}). Check "
-                "http:// versus https:// and the server's certificate.",
-                ErrorCategory.CONNECTION,
-            )
-        return err(f"Cannot connect to {where}: {detail}.", ErrorCategory.CONNECTION)
+        error = _connect_error(exc, url, where, detail, err)
+        error.connect_failed = True  # never reached the server (see ProviderError)
+        return error
+    return _io_error(exc, where, detail, chunks_received, err)
+
+
+def _connect_error(
+    exc: httpx.ConnectError,
+    url: str,
+    where: str,
+    detail: str,
+    err: Callable[[str, ErrorCategory], ProviderError],
+) -> ProviderError:
+    if _is_refused(exc):
+        return err(
+            f"Cannot connect to {where}: connection refused. Is the server running and "
+            "is the URL right?",
+            ErrorCategory.CONNECTION,
+        )
+    if _is_dns_failure(exc):
+        host = urlsplit(url).hostname or where
+        return err(
+            f"Cannot connect to {where}: the host name '{host}' could not be resolved "
+            "(DNS lookup failed). Check the base URL for typos and that this computer "
+            "is online.",
+            ErrorCategory.CONNECTION,
+        )
+    if "ssl" in detail.lower() or "certificate" in detail.lower():
+        return err(
+            f"Cannot connect to {where}: the TLS handshake failed ({detail}). Check "
+            "http:// versus https:// and the server's certificate.",
+            ErrorCategory.CONNECTION,
+        )
+    return err(f"Cannot connect to {where}: {detail}.", ErrorCategory.CONNECTION)
+
+
+def _io_error(
+    exc: Exception,
+    where: str,
+    detail: str,
+    chunks_received: int,
+    err: Callable[[str, ErrorCategory], ProviderError],
+) -> ProviderError:
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
         when = (
             f"mid-stream after {chunks_received} chunk(s)"
