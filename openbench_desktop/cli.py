@@ -15,8 +15,12 @@ from typing import TYPE_CHECKING, Any
 from openbench_desktop import __version__
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from openbench_desktop.core.config.paths import AppPaths
     from openbench_desktop.core.domain import RunRecord, RunSpec, RunSummary
+    from openbench_desktop.core.engine.cancel import CancelToken
+    from openbench_desktop.core.engine.runner import RunDeps
     from openbench_desktop.core.secrets import SecretStore
     from openbench_desktop.core.storage import Store
 
@@ -103,6 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--json", action="store_true")
     rd = runs_sub.add_parser("delete", help="delete a run and its samples")
     rd.add_argument("run_id", metavar="ID")
+    rr = runs_sub.add_parser(
+        "resume", help="finish an interrupted or cancelled run: send exactly the missing samples"
+    )
+    rr.add_argument("run_id", metavar="ID")
+    rr.add_argument("--json", action="store_true")
+    rf = runs_sub.add_parser(
+        "retry-failed", help="re-send only the failed samples of a run, into the same run"
+    )
+    rf.add_argument("run_id", metavar="ID")
+    rf.add_argument("--json", action="store_true")
 
     ex = sub.add_parser("export", help="export a run's samples to CSV or JSON")
     ex.add_argument("run_id", metavar="ID")
@@ -260,16 +274,55 @@ class _ProgressPrinter:
 
 
 def cmd_run(args: argparse.Namespace, secrets: SecretStore | None) -> int:
-    import signal
-
-    from openbench_desktop.core.domain import RunStatus
-    from openbench_desktop.core.engine.cancel import CancelToken
-    from openbench_desktop.core.engine.runner import RunDeps, execute_run, prepare_run
-    from openbench_desktop.core.storage import ResultWriter
+    from openbench_desktop.core.engine.runner import execute_run, prepare_run
 
     spec = _spec_from_args(args)
     paths = _paths(args)
     prepared = prepare_run(spec, paths)  # bad spec or dataset: fail before storing anything
+
+    def start(deps: RunDeps, progress: _ProgressPrinter, cancel: CancelToken) -> RunSummary:
+        return execute_run(spec, deps, on_event=progress, cancel=cancel, prepared=prepared)
+
+    return _execute(args, secrets, paths, start)
+
+
+def cmd_continue(args: argparse.Namespace, secrets: SecretStore | None) -> int:
+    """``runs resume`` and ``runs retry-failed``."""
+    from openbench_desktop.core.engine.runner import continue_run
+
+    paths = _paths(args)
+    store = _open_store(paths)
+    try:
+        run_id = store.resolve_run_id(args.run_id)
+    finally:
+        store.close()
+
+    def start(deps: RunDeps, progress: _ProgressPrinter, cancel: CancelToken) -> RunSummary:
+        return continue_run(
+            run_id,
+            deps,
+            only_failed=args.runs_command == "retry-failed",
+            on_event=progress,
+            cancel=cancel,
+        )
+
+    return _execute(args, secrets, paths, start)
+
+
+def _execute(
+    args: argparse.Namespace,
+    secrets: SecretStore | None,
+    paths: AppPaths,
+    start: Callable[[RunDeps, _ProgressPrinter, CancelToken], RunSummary],
+) -> int:
+    """Run ``start`` with a store, writer, Ctrl+C handling and a progress bar; report."""
+    import signal
+
+    from openbench_desktop.core.domain import RunStatus
+    from openbench_desktop.core.engine.cancel import CancelToken
+    from openbench_desktop.core.engine.runner import RunDeps
+    from openbench_desktop.core.storage import ResultWriter
+
     store = _open_store(paths)
     writer = ResultWriter(store)
     cancel = CancelToken()
@@ -279,7 +332,7 @@ def cmd_run(args: argparse.Namespace, secrets: SecretStore | None) -> int:
     progress = _ProgressPrinter(enabled=sys.stderr.isatty())
     try:
         deps = RunDeps(store=store, writer=writer, paths=paths, secrets=secrets)
-        summary = execute_run(spec, deps, on_event=progress, cancel=cancel, prepared=prepared)
+        summary = start(deps, progress, cancel)
     finally:
         progress.close()
         signal.signal(signal.SIGINT, previous)
@@ -459,6 +512,8 @@ def main(argv: Sequence[str] | None = None, *, secrets: SecretStore | None = Non
         if args.command == "run":
             return cmd_run(args, secrets)
         if args.command == "runs":
+            if args.runs_command in ("resume", "retry-failed"):
+                return cmd_continue(args, secrets)
             return cmd_runs(args)
         if args.command == "export":
             return cmd_export(args)

@@ -382,6 +382,66 @@ def execute_run(
     return _drive(run_id, prepared, prepared.samples, n_total, deps, emit, cancel, api_key, factory)
 
 
+def continue_run(
+    run_id: str,
+    deps: RunDeps,
+    *,
+    only_failed: bool = False,
+    on_event: EventCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> RunSummary:
+    """Resume a stored run (``only_failed=False``) or retry its failed samples, in place.
+
+    Resume sends exactly the samples that have no stored row; retry-failed sends exactly
+    the failed ones, whose rows are replaced. Either way every index ends up stored once,
+    and the summary is recomputed from all stored rows. Raises ConfigError/DatasetError
+    before touching the run if its dataset can no longer be loaded or has changed.
+    """
+    from openbench_desktop.core.secrets import resolve_api_key
+
+    record = deps.store.get_run(run_id)
+    if record.status is RunStatus.RUNNING:
+        raise ConfigError(
+            f"Run {run_id[:8]} is running in another window or process; wait for it to end "
+            "(or, if that process died, restart the app so it is marked interrupted)."
+        )
+    spec = record.spec
+    prepared = prepare_run(spec, deps.paths)
+    stored_sha = record.manifest.dataset_sha256 if record.manifest else None
+    if stored_sha and stored_sha != prepared.dataset.sha256:
+        raise ConfigError(
+            f"The dataset of run {run_id[:8]} ({prepared.dataset.description}) has changed "
+            "since the run started (its SHA-256 differs), so the missing samples would not "
+            "belong to the same benchmark. Start a new run instead."
+        )
+    if only_failed:
+        todo_indices = deps.store.existing_indices(run_id, status=SampleStatus.FAILED)
+    else:
+        done = deps.store.existing_indices(run_id)
+        todo_indices = {s.index for s in prepared.samples} - done
+    samples = [s for s in prepared.samples if s.index in todo_indices]
+    kept = [r for r in deps.store.iter_results(run_id) if r.index not in todo_indices]
+    n_already = (
+        sum(r.ok for r in kept),
+        sum(not r.ok for r in kept),
+        sum(r.correct for r in kept),
+    )
+    emit = on_event or (lambda _event: None)
+    cancel = cancel or CancelToken()
+    api_key = resolve_api_key(spec.provider, spec.api_key_name, deps.secrets)
+    factory = deps.provider_factory
+    if factory is None:
+        from openbench_desktop.core.providers.registry import make_provider
+
+        factory = make_provider
+    deps.writer.call(deps.store.set_status, run_id, RunStatus.RUNNING, None).result()
+    n_total = len(prepared.samples)
+    emit(RunStarted(run_id, spec, n_total))
+    return _drive(
+        run_id, prepared, samples, n_total, deps, emit, cancel, api_key, factory, n_already
+    )
+
+
 def _drive(
     run_id: str,
     prepared: PreparedRun,
@@ -455,6 +515,13 @@ def _finalize(
     """Flush results, summarise from what is stored, write the final status."""
     deps.writer.flush()
     duration = time.monotonic() - started
+    if status is RunStatus.COMPLETED:
+        missing = n_total - len(deps.store.existing_indices(run_id))
+        if missing > 0:  # e.g. retry-failed on a run that had also stopped early
+            status = RunStatus.INTERRUPTED
+            message = (
+                f"{missing} sample(s) have not been run yet; resume the run to finish it."
+            )
     summary = summarize(
         run_id=run_id,
         status=status,
