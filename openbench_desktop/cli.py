@@ -137,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--api-key-name", metavar="NAME")
 
     sub.add_parser("benchmarks", help="list the available benchmarks")
+    doc = sub.add_parser(
+        "doctor", help="check the database, keyring, folders and optional extras; say what to fix"
+    )
+    doc.add_argument("--endpoints", action="store_true", help="also contact each saved endpoint")
+    doc.add_argument("--json", action="store_true")
     return parser
 
 
@@ -145,8 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _paths(args: argparse.Namespace) -> AppPaths:
     from openbench_desktop.core.config.paths import AppPaths
+    from openbench_desktop.core.logs import setup_logging
 
-    return AppPaths.resolve(args.home).ensure()
+    paths = AppPaths.resolve(args.home).ensure()
+    setup_logging(paths.log_dir)
+    return paths
 
 
 def _open_store(paths: AppPaths) -> Store:
@@ -489,6 +497,23 @@ def cmd_models(args: argparse.Namespace, secrets: SecretStore | None) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from openbench_desktop.core.doctor import run_checks
+
+    checks = run_checks(_paths(args), endpoints=args.endpoints)
+    if args.json:
+        _print_json([dataclasses.asdict(c) for c in checks])
+    else:
+        for c in checks:
+            mark = "ok  " if c.ok else ("note" if c.optional else "FAIL")
+            print(f"[{mark}] {c.name}: {c.detail}")
+            if not c.ok and c.fix:
+                print(f"       fix: {c.fix}")
+    return EXIT_OK if all(c.ok or c.optional for c in checks) else EXIT_RUN_FAILED
+
+
 def cmd_benchmarks() -> int:
     from openbench_desktop.core.benchmarks.registry import BENCHMARKS
 
@@ -523,6 +548,8 @@ def main(argv: Sequence[str] | None = None, *, secrets: SecretStore | None = Non
             return cmd_models(args, secrets)
         if args.command == "benchmarks":
             return cmd_benchmarks()
+        if args.command == "doctor":
+            return cmd_doctor(args)
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code

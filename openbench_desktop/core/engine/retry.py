@@ -133,6 +133,7 @@ async def call_with_retries(
     describe: str = "request",
     attempts: Attempts | None = None,
     retryable: Callable[[BaseException], bool] = is_retryable,
+    context: dict[str, object] | None = None,
 ) -> T:
     """``await fn()`` under the policy; raises the last ProviderError when attempts run out.
 
@@ -158,6 +159,11 @@ async def call_with_retries(
             state.attempt_number,
             exc,
             delay,
+            extra={
+                **(context or {}),
+                "attempt": state.attempt_number,
+                "category": str(getattr(exc, "category", "")) or None,
+            },
         )
 
     async def attempt() -> T:

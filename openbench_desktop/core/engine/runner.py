@@ -44,6 +44,7 @@ from openbench_desktop.core.engine.retry import (
     is_retryable,
 )
 from openbench_desktop.core.errors import ConfigError, OpenBenchError
+from openbench_desktop.core.logs import register_secret
 from openbench_desktop.core.providers.base import ChatProvider, ChatRequest, ProviderError
 
 if TYPE_CHECKING:
@@ -174,6 +175,7 @@ async def run_one(
             describe=f"run {run_id[:8]} sample {sample.index}",
             attempts=tally,
             retryable=retryable or is_retryable,
+            context={"run_id": run_id, "sample_index": sample.index},
         )
     except ProviderError as exc:
         return replace(
@@ -265,6 +267,16 @@ class _Loop:
             self.n_correct += int(result.correct)
             return
         self.n_failed += 1
+        log.info(
+            "sample failed after %d attempt(s): %s",
+            result.attempts,
+            result.error_message,
+            extra={
+                "run_id": self.run_id,
+                "sample_index": result.index,
+                "category": str(result.error_category),
+            },
+        )
         if self.fatal is None:
             if result.error_category in FATAL_CATEGORIES:
                 self.fatal = result.error_message
@@ -362,6 +374,7 @@ def execute_run(
     cancel = cancel or CancelToken()
     prepared = prepared or prepare_run(spec, deps.paths)
     api_key = resolve_api_key(spec.provider, spec.api_key_name, deps.secrets)
+    register_secret(api_key)
     factory = deps.provider_factory
     if factory is None:
         from openbench_desktop.core.providers.registry import make_provider
@@ -429,6 +442,7 @@ def continue_run(
     emit = on_event or (lambda _event: None)
     cancel = cancel or CancelToken()
     api_key = resolve_api_key(spec.provider, spec.api_key_name, deps.secrets)
+    register_secret(api_key)
     factory = deps.provider_factory
     if factory is None:
         from openbench_desktop.core.providers.registry import make_provider
@@ -457,6 +471,14 @@ def _drive(
     spec = prepared.spec
     started = time.monotonic()
     status, message = RunStatus.FAILED, None
+    log.info(
+        "run started: %s on %s at %s, %d sample(s) to send",
+        spec.benchmark,
+        spec.model,
+        spec.base_url,
+        len(samples),
+        extra={"run_id": run_id},
+    )
     loop_state: _Loop | None = None
     try:
         provider = factory(
@@ -494,6 +516,14 @@ def _drive(
         status, message = RunStatus.FAILED, f"Internal error: {type(exc).__name__}: {exc}"
     finally:
         summary = _finalize(run_id, spec, n_total, deps, status, message, started)
+    log.info(
+        "run ended: %s (%d ok, %d failed)%s",
+        summary.status,
+        summary.n_ok,
+        summary.n_failed,
+        f": {summary.message}" if summary.message else "",
+        extra={"run_id": run_id},
+    )
     if summary.status is RunStatus.COMPLETED:
         emit(RunFinished(run_id, summary))
     elif summary.status is RunStatus.CANCELLED:
