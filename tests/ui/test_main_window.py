@@ -1,0 +1,134 @@
+"""The main window: navigation, shortcuts, help overlay, theme, geometry, first launch, close."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+
+from openbench_desktop.core.domain import RunStatus
+from openbench_desktop.ui.main_window import PAGES, MainWindow
+from tests.conftest import REPO_ROOT
+
+
+@pytest.fixture
+def window(qtbot, ctx) -> MainWindow:
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def test_navigation_by_list_and_shortcuts(qtbot, window: MainWindow) -> None:
+    for i, (key, _label, shortcut) in enumerate(PAGES):
+        key_code = getattr(Qt.Key, f"Key_{shortcut.split('+')[1]}")
+        qtbot.keyClick(window, key_code, Qt.KeyboardModifier.ControlModifier)
+        assert window.current_page() == key
+        assert window.nav.currentRow() == i
+    window.nav.setCurrentRow(2)
+    assert window.current_page() == "history"
+    menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert menus == ["File", "Edit", "View", "Help"]
+
+
+def test_help_overlay_lists_shortcuts(qtbot, window: MainWindow, shots_dir: Path) -> None:
+    window.help_overlay.toggle()
+    assert window.help_overlay.isVisible()
+    table = dict((text, key) for key, text in window.shortcut_table())
+    assert "New run" in table and "Copy run id" in table
+    window.grab().save(str(shots_dir / "main_help_overlay.png"))
+    window.help_overlay.toggle()
+    assert not window.help_overlay.isVisible()
+
+
+def test_theme_toggle_persists(qtbot, window: MainWindow, ctx) -> None:
+    before = ctx.settings.theme
+    qtbot.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    assert ctx.settings.theme != before
+    assert ctx.settings.theme in ctx.paths.settings_file.read_text()
+
+
+def test_geometry_is_restored(qtbot, ctx) -> None:
+    first = MainWindow(ctx)
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(780, 590)  # the offscreen screen is 800x600
+    first._confirm_quit = lambda n: True  # type: ignore[method-assign]
+    first.close()
+    second = MainWindow(ctx)
+    qtbot.addWidget(second)
+    assert second.height() == 590  # (the width is clamped to the screen and the views)
+    assert (ctx.paths.config_dir / "window.ini").exists()
+
+
+def test_first_launch_runs_the_simulated_demo(
+    qtbot, window: MainWindow, ctx, shots_dir: Path
+) -> None:
+    from openbench_desktop.ui.first_launch import maybe_start_first_launch_demo
+
+    with qtbot.waitSignal(ctx.controller.job_ended, timeout=60_000):
+        job = maybe_start_first_launch_demo(window, ctx)
+        assert job is not None
+        assert window.banner.isVisible()
+        assert "simulated model" in window.banner.label.text()
+        assert window.current_page() == "live"
+    qtbot.wait(300)  # let the views take the final batch
+    window.grab().save(str(shots_dir / "first_launch_demo.png"))
+    (run,) = ctx.store.list_runs()
+    assert run.status is RunStatus.COMPLETED and run.n_ok == 20
+    assert "simulated" in run.tags
+    qtbot.mouseClick(window.banner.action, Qt.MouseButton.LeftButton)
+    assert window.current_page() == "settings"
+    # only once: the next launch does not start it again
+    assert maybe_start_first_launch_demo(window, ctx) is None
+
+
+def test_closing_during_a_run_cancels_it_and_keeps_finished_samples(
+    qtbot, window: MainWindow, ctx, make_loopback_server
+) -> None:
+    from openbench_desktop.core.domain import DatasetRef, GenerationParams, RunSpec
+    from openbench_desktop.core.loopback import ServerBehavior
+
+    server = make_loopback_server(behavior=ServerBehavior(ttft_s=0.05, itl_s=0.01))
+    spec = RunSpec(
+        provider="openai", base_url=server.base_url, model="simulated-echo", benchmark="gsm8k",
+        dataset=DatasetRef(), params=GenerationParams(max_tokens=64), concurrency=2,
+    )
+    ctx.controller.start(spec)
+    qtbot.waitUntil(lambda: len(ctx.store.list_runs()) == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: len(ctx.store.get_results(ctx.store.list_runs()[0].run_id)) >= 2,
+                    timeout=20_000)
+    asked: list[int] = []
+    window._confirm_quit = lambda n: asked.append(n) or True  # type: ignore[method-assign]
+    window.close()
+    assert asked == [1]
+    (run,) = ctx.store.list_runs()
+    assert run.status is RunStatus.CANCELLED
+    assert 2 <= run.n_ok + run.n_failed < 20
+
+
+def test_smoke_mode_exits_zero(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "openbench_desktop", "--home", str(tmp_path / "home"), "--smoke"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "smoke: OK" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_clipboard_copy_of_run_id_without_selection_says_what_to_do(
+    qtbot, window: MainWindow
+) -> None:
+    QGuiApplication.clipboard().setText("")
+    window._on_copy_run_id()
+    assert "Select a run" in window.statusBar().currentMessage()
