@@ -3,7 +3,10 @@
 Run on demand (not collected by pytest)::
 
     .venv/bin/python tests/benchmarks/bench_gui_stall.py             # loopback, then synthetic
-    .venv/bin/python tests/benchmarks/bench_gui_stall.py --mode synthetic --seconds 10
+    .venv/bin/python tests/benchmarks/bench_gui_stall.py --mode synthetic --repeat 3
+    .venv/bin/python tests/benchmarks/bench_gui_stall.py --mode synthetic --profile build/gui.txt
+
+(``--profile`` needs pyinstrument in the venv: ``.venv/bin/pip install pyinstrument``.)
 
 Measure: a ``QTimer`` (PreciseTimer) fires every 5 ms on the GUI thread and records the
 actual interval; stall = interval - 5 ms (how late the event loop got to it). Reported as
@@ -373,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", type=Path, help="write a pyinstrument profile of the GUI thread here"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="measurements per mode; the goal uses the median"
+    )
     args = parser.parse_args(argv)
     modes = ("loopback", "synthetic") if args.mode == "both" else (args.mode,)
     print(
@@ -380,24 +386,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     ok = True
     for mode in modes:
-        r = measure(mode, args.rate, args.seconds, args.concurrency, args.profile)
-        if args.json:
-            print(json.dumps(r))
-        s, b = r["stall"], r["baseline_stall"]
-        print(
-            f"{mode:9s}: {r['achieved_samples_per_s']:>7,.0f} samples/s reached the view in "
-            f"{r['batches_in_window']} batches over {args.seconds:.0f} s; stall p50 "
-            f"{s['p50_ms']:.2f} ms, p99 {s['p99_ms']:.2f} ms, max {s['max_ms']:.2f} ms "
-            f"({s['ticks']} ticks). Idle baseline: p50 {b['p50_ms']:.2f}, p99 {b['p99_ms']:.2f},"
-            f" max {b['max_ms']:.2f} ms. Load average {r['load_average_1min']}."
-        )
+        p99s, rates = [], []
+        for _ in range(args.repeat):
+            r = measure(mode, args.rate, args.seconds, args.concurrency, args.profile)
+            if args.json:
+                print(json.dumps(r))
+            s, b = r["stall"], r["baseline_stall"]
+            p99s.append(s["p99_ms"])
+            rates.append(r["achieved_samples_per_s"])
+            print(
+                f"{mode:9s}: {r['achieved_samples_per_s']:>7,.0f} samples/s reached the view in "
+                f"{r['batches_in_window']} batches over {args.seconds:.0f} s; stall p50 "
+                f"{s['p50_ms']:.2f} ms, p99 {s['p99_ms']:.2f} ms, max {s['max_ms']:.2f} ms "
+                f"({s['ticks']} ticks). Idle baseline: p50 {b['p50_ms']:.2f}, "
+                f"p99 {b['p99_ms']:.2f}, max {b['max_ms']:.2f} ms. "
+                f"Load average {r['load_average_1min']}."
+            )
         if mode == "synthetic":
-            reached = r["achieved_samples_per_s"] >= 0.95 * args.rate
-            passed = s["p99_ms"] <= GOAL_P99_MS and reached
+            p99, rate = float(np.median(p99s)), float(np.median(rates))
+            passed = p99 <= GOAL_P99_MS and rate >= 0.95 * args.rate
             ok = ok and passed
             print(
                 f"goal: p99 <= {GOAL_P99_MS:.0f} ms at {args.rate:,.0f} samples/s: "
-                f"{'PASS' if passed else 'FAIL'}"
+                f"{'PASS' if passed else 'FAIL'} (median of {len(p99s)}: p99 {p99:.2f} ms, "
+                f"{rate:,.0f} samples/s)"
             )
     return 0 if ok else 1
 

@@ -8,13 +8,27 @@ from typing import Any
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QPushButton, QTableView
+from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTabBar,
+    QTableView,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from openbench_desktop.core.domain import ErrorCategory, SampleResult, SampleStatus
 from openbench_desktop.core.engine.metrics import wilson_interval
 from openbench_desktop.core.loopback import ServerBehavior, gsm8k_responder
-from openbench_desktop.ui.charts.live_charts import LatencyHistogram, TtftTimeline, nice_ceil
+from openbench_desktop.ui.charts.live_charts import (
+    LatencyHistogram,
+    TtftTimeline,
+    bucket_medians,
+    decimate_points,
+    nice_ceil,
+)
 from openbench_desktop.ui.context import AppContext
 from openbench_desktop.ui.models.live_samples_model import LiveSamplesModel
 from openbench_desktop.ui.theme import apply_theme
@@ -72,8 +86,9 @@ def _result(index: int, **kw: Any) -> SampleResult:
 # -- the view against real runs ---------------------------------------------------------------
 
 
-def test_empty_state_points_to_run_setup(qtbot: QtBot, ctx: AppContext) -> None:
+def test_empty_state_points_to_run_setup(qtbot: QtBot, ctx: AppContext, shots_dir: Path) -> None:
     view = _view(qtbot, ctx)
+    view.grab().save(str(shots_dir / "live_runs_empty.png"))
     assert view.stack.currentIndex() == 0
     assert view.empty_label.text() == EMPTY_TEXT
     assert view.selected_run_id() is None
@@ -85,7 +100,11 @@ def test_empty_state_points_to_run_setup(qtbot: QtBot, ctx: AppContext) -> None:
 
 
 def test_a_run_fills_the_panel_and_ends_completed(
-    qtbot: QtBot, ctx: AppContext, gsm8k_path: Path, make_loopback_server: MakeLoopbackServer
+    qtbot: QtBot,
+    ctx: AppContext,
+    gsm8k_path: Path,
+    make_loopback_server: MakeLoopbackServer,
+    shots_dir: Path,
 ) -> None:
     server = make_loopback_server(
         behavior=ServerBehavior(ttft_s=0.01, itl_s=0.0005, tokens_per_chunk=4),
@@ -128,6 +147,7 @@ def test_a_run_fills_the_panel_and_ends_completed(
     xs, _ys = panel.timeline.points.getData()
     assert xs is not None and len(xs) == 50 and np.all(xs >= 0)
 
+    view.grab().save(str(shots_dir / "live_runs_finished.png"))
     # Finished: cancel gives way to "Open details" and the idle notice shows.
     assert not panel.cancel_button.isVisible()
     assert view.idle_bar.isVisible()
@@ -205,18 +225,30 @@ def test_two_runs_get_two_tabs_and_finished_tabs_can_be_closed(
     assert not panel_b.ended and not view.idle_bar.isVisible()
     assert panel_a.model.rowCount() == 20
 
-    # A running tab can't be closed; a finished one can.
-    view._on_tab_close_requested(view.tabs.indexOf(panel_b))
+    # A running tab has no close button (and ignores a close request); a finished one has.
+    assert not _close_button(view, panel_b).isVisible()
+    view.tabs.tabCloseRequested.emit(view.tabs.indexOf(panel_b))
     assert view.tabs.count() == 2
-    view._on_tab_close_requested(view.tabs.indexOf(panel_a))
+    qtbot.mouseClick(_close_button(view, panel_a), Qt.MouseButton.LeftButton)
     assert view.tabs.count() == 1 and view.panel(a) is None
 
     view.tabs.setCurrentWidget(panel_b)
     qtbot.mouseClick(panel_b.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel_b.status == "cancelled", timeout=10_000)
     assert view.idle_bar.isVisible()
-    view._on_tab_close_requested(view.tabs.indexOf(panel_b))
+    assert view.tabs.tabText(0).startswith("■")
+    qtbot.mouseClick(_close_button(view, panel_b), Qt.MouseButton.LeftButton)
     assert view.stack.currentIndex() == 0  # back to the empty state
+
+
+def _close_button(view: LiveRunsView, panel: RunPanel) -> QWidget:
+    bar = view.tabs.tabBar()
+    index = view.tabs.indexOf(panel)
+    button = bar.tabButton(index, QTabBar.ButtonPosition.RightSide) or bar.tabButton(
+        index, QTabBar.ButtonPosition.LeftSide
+    )
+    assert button is not None
+    return button
 
 
 def test_a_view_created_during_a_run_picks_it_up(
@@ -301,6 +333,12 @@ def test_model_cells(qtbot: QtBot) -> None:
         "The answer is 18."
     )
     assert model.index(1, model.COL_STATUS).data(Qt.ItemDataRole.ForegroundRole) is not None
+    assert model.index(1, model.COL_ANSWER).data(Qt.ItemDataRole.ForegroundRole) is None
+    right = model.index(1, model.COL_TTFT).data(Qt.ItemDataRole.TextAlignmentRole)
+    assert right & Qt.AlignmentFlag.AlignRight
+    assert model.index(1, model.COL_ANSWER).data(Qt.ItemDataRole.TextAlignmentRole) is None
+    assert model.index(1, model.COL_ANSWER).data(Qt.ItemDataRole.DecorationRole) is None
+    assert model.index(1, 0).data(model.RESULT_ROLE).extracted == "17"
     assert model.result(0) is failed
 
 
@@ -371,3 +409,40 @@ def test_charts_follow_a_theme_change(qtbot: QtBot, ctx: AppContext) -> None:
         assert panel.timeline.backgroundBrush().color().name() == "#1e1f22"
     finally:
         apply_theme(app, "light")  # type: ignore[arg-type]
+
+
+def test_a_run_that_crashes_after_starting_shows_failed(qtbot: QtBot, ctx: AppContext) -> None:
+    """The controller's ``execute`` hook stands in for an engine that breaks mid-run."""
+    from openbench_desktop.core.domain import RunStarted
+    from openbench_desktop.core.engine.runner import RunDeps
+    from openbench_desktop.ui.bridge.run_controller import RunController
+
+    def crashing(spec: Any, deps: RunDeps, *, on_event: Any, cancel: Any) -> None:
+        on_event(RunStarted("feedface", spec, 10))
+        raise RuntimeError("disk on fire")
+
+    ctx.controller = RunController(
+        RunDeps(ctx.store, ctx.writer, ctx.paths, ctx.secrets), execute=crashing
+    )
+    view = _view(qtbot, ctx)
+    job_id = ctx.controller.start(gsm8k_spec("http://127.0.0.1:9/v1", Path("x.jsonl")))
+    qtbot.waitUntil(lambda: view.panel(job_id) is not None and view.panel(job_id).ended)
+    panel = _panel(view)
+    assert _text(panel, "run_status") == "Failed"
+    assert "RuntimeError: disk on fire" in _text(panel, "run_message")
+    assert view.selected_run_id() == "feedface"
+    assert view.tabs.tabText(0).startswith("✕")
+
+
+def test_decimation_keeps_few_points_and_the_extremes() -> None:
+    rng = np.random.default_rng(3)
+    x = np.sort(rng.uniform(0, 60, 50_000))
+    y = rng.lognormal(4.6, 0.4, 50_000)
+    y[12_345] = 9_999.0  # a spike must survive
+    dx, dy = decimate_points(x, y, 1200, 300)
+    assert len(dx) <= 1200 and np.all(np.diff(dx) >= 0)
+    assert dy.max() == 9_999.0 and dy.min() == y.min()
+    small_x, small_y = decimate_points(x[:500], y[:500], 1200, 300)
+    assert len(small_x) == len(small_y) == 500  # few points: all of them
+    cx, cy = bucket_medians(x, y, 10)
+    assert len(cx) == 10 and np.all(np.abs(cy - np.median(y)) < 15)

@@ -23,7 +23,7 @@ from openbench_desktop.core.domain import (
     SamplesFinished,
 )
 from openbench_desktop.core.engine.cancel import CancelToken
-from openbench_desktop.core.engine.runner import RunDeps
+from openbench_desktop.core.engine.runner import RunDeps, execute_run
 from openbench_desktop.ui.bridge.run_worker import ExecuteRun, RunWorker
 
 # A few GUI updates per second per run: enough to feel live, far from flooding the loop.
@@ -47,7 +47,9 @@ class RunController(QObject):
     job_progress = Signal(int, object)  # job id, Progress
     job_samples = Signal(int, object)  # job id, tuple[SampleResult, ...]
     job_ended = Signal(int, object)  # job id, RunFinished | RunFailed | RunCancelled
-    job_rejected = Signal(int, str)  # job id, message: the run never started
+    # job id, message: the run never started (bad spec, dataset or key), or crashed outside
+    # the engine's own error handling (then after job_started, and without job_ended)
+    job_rejected = Signal(int, str)
     jobs_changed = Signal()
 
     def __init__(
@@ -68,7 +70,7 @@ class RunController(QObject):
             provider_factory=deps.provider_factory,
             event_interval_s=event_interval_s,
         )
-        self._execute: ExecuteRun | None = execute
+        self._execute: ExecuteRun = execute or execute_run
         self._jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
 
@@ -77,10 +79,7 @@ class RunController(QObject):
         cancel = CancelToken()
         thread = QThread(self)
         thread.setObjectName(f"run-{job_id}")
-        if self._execute is None:
-            worker = RunWorker(job_id, spec, self._deps, cancel)
-        else:
-            worker = RunWorker(job_id, spec, self._deps, cancel, execute=self._execute)
+        worker = RunWorker(job_id, spec, self._deps, cancel, execute=self._execute)
         worker.moveToThread(thread)
         job = Job(job_id, spec, cancel, thread, worker)
         self._jobs[job_id] = job

@@ -170,6 +170,7 @@ class LatencyHistogram(pg.PlotWidget):
         self._binned = 0
         self._hi = 0.0
         self._counts[:] = 0
+        self._range = (0.0, 0.0)
         self.n_clamped = 0
         self._dirty = True
         self.flush()
@@ -201,13 +202,13 @@ class LatencyHistogram(pg.PlotWidget):
             self.n_clamped += int(np.count_nonzero(fresh > self._hi))
         self._binned = len(values)
         self.curve.setData(self._edges, self._counts)
-        wanted = (self._hi, nice_ceil(float(self._counts.max()) * 1.05))
-        if wanted != self._range:  # only then do the axes re-lay out their ticks
-            self._range = wanted
-            self.getPlotItem().setRange(xRange=(0, wanted[0]), yRange=(0, wanted[1]), padding=0.02)
-        for line, value in ((self.p50_line, p50), (self.p95_line, p95)):
+        view = (self._hi, nice_ceil(float(self._counts.max()) * 1.05))
+        if view != self._range:  # only then do the axes re-lay out their ticks
+            self._range = view
+            self.getPlotItem().setRange(xRange=(0, view[0]), yRange=(0, view[1]), padding=0.02)
+        for name, line, value in (("p50", self.p50_line, p50), ("p95", self.p95_line, p95)):
             line.setValue(float(value))
-            line.label.setFormat(f"{'p50' if line is self.p50_line else 'p95'} {value:,.0f}")
+            line.label.setFormat(f"{name} {value:,.0f}")
             line.show()
         self.setToolTip(
             f"{len(values):,} samples · p50 {p50:,.0f} ms · p95 {p95:,.0f} ms · "
@@ -361,10 +362,10 @@ class TtftTimeline(pg.PlotWidget):
             self.median.setData(*bucket_medians(x[::step], y[::step], n_buckets))
         else:
             self.median.setData([], [])
-        wanted = (nice_ceil(float(x[-1])), nice_ceil(float(y.max())))
-        if wanted != self._range:
-            self._range = wanted
-            self.getPlotItem().setRange(xRange=(0, wanted[0]), yRange=(0, wanted[1]), padding=0.02)
+        view = (nice_ceil(float(x[-1])), nice_ceil(float(y.max())))
+        if view != self._range:  # only then do the axes re-lay out their ticks
+            self._range = view
+            self.getPlotItem().setRange(xRange=(0, view[0]), yRange=(0, view[1]), padding=0.02)
         return True
 
     def retheme(self) -> None:

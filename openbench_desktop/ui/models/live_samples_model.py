@@ -25,6 +25,14 @@ OUTCOME_COLORS: Final = {"correct": "#009E73", "wrong": "#D55E00", "failed": "#C
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
+_DISPLAY: Final = Qt.ItemDataRole.DisplayRole
+_FOREGROUND: Final = Qt.ItemDataRole.ForegroundRole
+_ALIGNMENT: Final = Qt.ItemDataRole.TextAlignmentRole
+_TOOLTIP: Final = Qt.ItemDataRole.ToolTipRole
+_RESULT: Final = Qt.ItemDataRole.UserRole + 1
+_ROLES: Final = frozenset({_DISPLAY, _FOREGROUND, _ALIGNMENT, _TOOLTIP, _RESULT})
+_RIGHT: Final = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
 
 def outcome(r: SampleResult) -> str:
     if not r.ok:
@@ -104,7 +112,7 @@ class LiveSamplesModel(QAbstractTableModel):
         "Why the request failed",
     )
     _NUMERIC: Final = frozenset({COL_INDEX, COL_SCORE, COL_TTFT, COL_E2E, COL_TOKENS})
-    RESULT_ROLE: Final = Qt.ItemDataRole.UserRole + 1
+    RESULT_ROLE: Final = _RESULT
 
     def __init__(self, max_rows: int = MAX_ROWS, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -166,21 +174,21 @@ class LiveSamplesModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.HEADERS)
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        # The hottest Python function of a live run: the view asks for every visible cell
+        # and ~8 roles on each repaint. Unhandled roles return before any other work.
+        if role not in _ROLES or not index.isValid():
             return None
         row = self._row(index.row())
         col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             return row.texts[col]
-        if role == Qt.ItemDataRole.ForegroundRole and col == self.COL_STATUS:
-            return row.color
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in self._NUMERIC:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole and col in (self.COL_ANSWER, self.COL_ERROR):
-            return row.tooltip or None
-        if role == self.RESULT_ROLE:
-            return row.result
-        return None
+        if role == _FOREGROUND:
+            return row.color if col == self.COL_STATUS else None
+        if role == _ALIGNMENT:
+            return _RIGHT if col in self._NUMERIC else None
+        if role == _TOOLTIP:
+            return (row.tooltip or None) if col in (self.COL_ANSWER, self.COL_ERROR) else None
+        return row.result  # RESULT_ROLE
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole

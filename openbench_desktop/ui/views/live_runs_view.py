@@ -474,15 +474,14 @@ class LiveRunsView(QWidget):
         font = QFont(self.empty_label.font())
         font.setPointSizeF(font.pointSizeF() * 1.3)
         self.empty_label.setFont(font)
+        # Two fixed lines: a word-wrapped label in a centred layout gets clipped.
         hint = QLabel(
-            "Runs you start appear here with their progress, accuracy, latency charts and "
-            "the latest answers. You can run several at once."
+            "Runs you start appear here with their progress, accuracy, latency charts\n"
+            "and the latest answers. You can run several at once."
         )
         hint.setObjectName("live_empty_hint")
-        hint.setWordWrap(True)
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hint.setStyleSheet("color: palette(placeholder-text);")
-        hint.setMaximumWidth(520)
         self.setup_button = QPushButton("Go to Run setup")
         self.setup_button.setObjectName("go_to_setup")
         self.setup_button.setAccessibleName("Go to Run setup")
