@@ -34,6 +34,12 @@ from openbench_desktop.core.domain import (
     SampleStatus,
 )
 from openbench_desktop.core.engine.cancel import CancelToken
+from openbench_desktop.core.engine.limits import (
+    CHARS_PER_TOKEN,
+    CostGuard,
+    RateLimiter,
+    RunLimits,
+)
 from openbench_desktop.core.engine.manifest import build_manifest
 from openbench_desktop.core.engine.metrics import sample_timings, summarize
 from openbench_desktop.core.engine.retry import (
@@ -242,6 +248,7 @@ class _Loop:
         self.n_done = self.n_ok + self.n_failed
         self.n_success_this_run = 0
         self.fatal: str | None = None
+        self.stop_reason: str | None = None  # a limit (time, cost) ended the run
         self.pending: list[SampleResult] = []
         self.started = time.monotonic()
 
@@ -311,11 +318,29 @@ class _Loop:
         policy = RetryPolicy.from_options(spec.options)
         limiter = AdaptiveLimiter(spec.concurrency)
         self.limiter = limiter
+        limits = RunLimits.from_options(spec.options)
+        rate = RateLimiter(limits.requests_per_minute, limits.tokens_per_minute)
+        guard = CostGuard(limits)
+        max_tokens = spec.params.max_tokens
 
         async def worker() -> None:
             for sample in queue:  # one shared iterator: each sample goes to one worker
-                if self.cancel.cancelled or self.fatal:
+                if self.cancel.cancelled or self.fatal or self.stop_reason:
                     return
+                prompt_chars = len(sample.prompt_text)
+                reserved = 0.0
+                if guard.active:
+                    reserved = guard.worst_case(prompt_chars, max_tokens)
+                    if not guard.reserve(reserved):
+                        # The sample stays unsent: a resume can pick it up with a new cap.
+                        self.stop_reason = (
+                            f"Stopped before passing the cost cap of "
+                            f"${limits.cost_cap_usd:.4f}: ${guard.spent_usd:.4f} spent, and "
+                            f"the next request could cost up to ${reserved:.4f}."
+                        )
+                        return
+                if rate.active:
+                    await rate.acquire(prompt_chars / CHARS_PER_TOKEN + max_tokens)
                 result = await run_one(
                     self.provider,
                     benchmark,
@@ -326,6 +351,8 @@ class _Loop:
                     run_id=self.run_id,
                     retryable=self.retryable,
                 )
+                if guard.active:
+                    guard.settle(reserved, _actual_cost(guard, result, reserved))
                 self.record(result)
 
         async def ticker() -> None:
@@ -335,8 +362,14 @@ class _Loop:
 
         async def watch_cancel(workers: list[asyncio.Task[None]]) -> None:
             # In-flight requests may take a minute: cancel them instead of waiting.
-            while not (self.cancel.cancelled or self.fatal):
+            while not (self.cancel.cancelled or self.fatal or self.stop_reason):
                 await asyncio.sleep(0.05)
+                elapsed = time.monotonic() - self.started
+                if limits.max_duration_s is not None and elapsed > limits.max_duration_s:
+                    self.stop_reason = (
+                        f"Stopped at the run's time limit of {limits.max_duration_s:g} s; "
+                        "finished samples are kept (resume to run the rest)."
+                    )
             for task in workers:
                 task.cancel()
 
@@ -503,6 +536,8 @@ def _drive(
         assert loop_state is not None
         if loop_state.fatal:
             status, message = RunStatus.FAILED, loop_state.fatal
+        elif loop_state.stop_reason:
+            status, message = RunStatus.CANCELLED, loop_state.stop_reason
         elif cancel.cancelled:
             status, message = RunStatus.CANCELLED, cancel.reason
         else:
@@ -565,4 +600,18 @@ def _finalize(
     deps.writer.call(
         deps.store.finish_run, run_id, status, summary=summary, message=message
     ).result()
+    limits = RunLimits.from_options(spec.options)
+    if limits.priced and summary.usage_complete and summary.input_tokens is not None:
+        guard = CostGuard(limits)
+        cost = guard.cost(summary.input_tokens, summary.output_tokens or 0)
+        deps.writer.call(deps.store.set_cost, run_id, cost).result()
     return summary
+
+
+def _actual_cost(guard: CostGuard, result: SampleResult, reserved: float) -> float:
+    """What a finished request cost: from the server's usage, else assume the worst."""
+    if result.usage_reported and result.input_tokens is not None:
+        return guard.cost(result.input_tokens, result.output_tokens or 0)
+    if not result.ok and not result.chunk_offsets_ns:
+        return 0.0  # refused before generating anything
+    return reserved

@@ -74,12 +74,13 @@ class RunController(QObject):
         self._jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
 
-    def start(self, spec: RunSpec) -> int:
+    def start(self, spec: RunSpec, *, execute: ExecuteRun | None = None) -> int:
+        """Run ``spec`` in a new thread; the job id. ``execute`` replaces the engine call."""
         job_id = next(self._ids)
         cancel = CancelToken()
         thread = QThread(self)
         thread.setObjectName(f"run-{job_id}")
-        worker = RunWorker(job_id, spec, self._deps, cancel, execute=self._execute)
+        worker = RunWorker(job_id, spec, self._deps, cancel, execute=execute or self._execute)
         worker.moveToThread(thread)
         job = Job(job_id, spec, cancel, thread, worker)
         self._jobs[job_id] = job
@@ -99,6 +100,17 @@ class RunController(QObject):
         thread.start()
         self.jobs_changed.emit()
         return job_id
+
+    def continue_run(self, run_id: str, *, only_failed: bool) -> int:
+        """Resume a stored run, or retry its failed samples, as a new job (same run id)."""
+        from openbench_desktop.core.engine.runner import continue_run
+
+        spec = self._deps.store.get_run(run_id).spec  # one indexed row: cheap enough here
+
+        def execute(_spec: RunSpec, deps: RunDeps, **kw: object) -> object:
+            return continue_run(run_id, deps, only_failed=only_failed, **kw)  # type: ignore[arg-type]
+
+        return self.start(spec, execute=execute)
 
     def job(self, job_id: int) -> Job | None:
         return self._jobs.get(job_id)

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from openbench_desktop.core.domain import RunRecord, RunSummary, SampleResult
+from openbench_desktop.core.domain import RunRecord, RunStatus, RunSummary, SampleResult
 from openbench_desktop.ui.context import AppContext
 from openbench_desktop.ui.models.history_model import (
     STATUS_COLORS,
@@ -251,10 +251,20 @@ class RunDetailView(QWidget):
         self.copy_button.setObjectName("detail_copy_id")
         self.copy_button.setAccessibleName("Copy run id")
         self.copy_button.clicked.connect(self.copy_run_id)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setObjectName("detail_resume")
+        self.resume_button.setToolTip("Send exactly the samples this run has not run yet")
+        self.resume_button.clicked.connect(lambda: self._continue(only_failed=False))
+        self.retry_button = QPushButton("Retry failed")
+        self.retry_button.setObjectName("detail_retry_failed")
+        self.retry_button.setToolTip("Send only the failed samples again, into this run")
+        self.retry_button.clicked.connect(lambda: self._continue(only_failed=True))
         header = QHBoxLayout()
         header.addWidget(self.title_label)
         header.addWidget(self.status_label)
         header.addStretch(1)
+        header.addWidget(self.resume_button)
+        header.addWidget(self.retry_button)
         header.addWidget(self.run_id_label)
         header.addWidget(self.copy_button)
 
@@ -505,6 +515,14 @@ class RunDetailView(QWidget):
             self.samples_model.set_run(run_id, self.sample_filter_combo.currentData())
             self.stack.setCurrentWidget(self.content)
 
+    def _continue(self, *, only_failed: bool) -> None:
+        """Resume the run or retry its failed samples; the live view shows the progress."""
+        if self.run_id is None:
+            return
+        self.resume_button.hide()
+        self.retry_button.hide()
+        self.ctx.controller.continue_run(self.run_id, only_failed=only_failed)
+
     def selected_run_id(self) -> str | None:
         return self.run_id
 
@@ -597,6 +615,12 @@ class RunDetailView(QWidget):
         message = record.message or (summary.message if summary else None)
         self.message_label.setText(message or "")
         self.message_label.setVisible(bool(message))
+        running = record.status in (RunStatus.RUNNING, RunStatus.PENDING)
+        missing = record.n_total - (record.n_ok + record.n_failed)
+        self.resume_button.setVisible(not running and missing > 0)
+        self.resume_button.setText(f"Resume ({missing} left)")
+        self.retry_button.setVisible(not running and record.n_failed > 0)
+        self.retry_button.setText(f"Retry {record.n_failed} failed")
         self._show_tiles(record, summary, loaded.computed)
         self._show_metrics(record, summary)
         self._show_manifest(record)
