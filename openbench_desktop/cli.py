@@ -29,6 +29,9 @@ EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_CANCELLED = 130
 
+CHAT_PROVIDERS = ("openai", "anthropic")
+AUDIO_PROVIDERS = ("pocketsphinx", "faster-whisper", "openai-audio", "espeak")
+
 
 class CliError(Exception):
     def __init__(self, message: str, code: int = EXIT_BAD_INPUT) -> None:
@@ -58,12 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a benchmark against a model endpoint")
     ep = run.add_argument_group("endpoint")
-    ep.add_argument("--provider", default="openai", choices=["openai", "anthropic"],
-                    help="API shape: any OpenAI-compatible server, or Anthropic (default: openai)")
-    ep.add_argument("--base-url", required=True,
+    ep.add_argument("--provider", default=None, choices=[*CHAT_PROVIDERS, *AUDIO_PROVIDERS],
+                    help="API shape: any OpenAI-compatible server, or Anthropic (default: "
+                    "openai); speech benchmarks: pocketsphinx (default for asr), "
+                    "faster-whisper, openai-audio, espeak (default for tts)")
+    ep.add_argument("--base-url",
                     help="e.g. http://127.0.0.1:8000/v1 (vLLM, Ollama, LM Studio, llama.cpp) "
-                    "or https://api.anthropic.com")
-    ep.add_argument("--model", required=True, help="model id as the server names it")
+                    "or https://api.anthropic.com (required, except for local speech models)")
+    ep.add_argument("--model", help="model id as the server names it (required, except for "
+                    "speech benchmarks: a model folder, a voice, or the provider's default)")
     ep.add_argument("--api-key-name", metavar="NAME",
                     help="name of a key stored with 'keys set' (default: OPENAI_API_KEY / "
                     "ANTHROPIC_API_KEY from the environment, or no key)")
@@ -79,6 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="custom datasets: how to score (default: exact)")
     bm.add_argument("--scorer-arg", metavar="PATTERN", help="the pattern for --scorer regex")
     bm.add_argument("--limit", type=int, help="run only the first N samples")
+    sp = run.add_argument_group("speech (--benchmark asr or tts)")
+    sp.add_argument("--normalizer", choices=["whisper", "basic", "raw"],
+                    help="text normalizer applied before WER/CER (default: whisper)")
+    sp.add_argument("--language", help="language code passed to the recogniser (default: en)")
+    sp.add_argument("--warmup", type=int, help="warm-up passes excluded from RTFx (default 1); "
+                    "speed: warm-up requests, not measured (default 0)")
+    sp.add_argument("--voice", help="tts: the voice (eSpeak NG voice, or the endpoint's)")
+    sp.add_argument("--asr-provider", choices=["pocketsphinx", "faster-whisper"],
+                    help="tts: the recogniser of the round trip (default: pocketsphinx)")
+    sp.add_argument("--asr-model", help="tts: the round-trip recogniser's model")
     gen = run.add_argument_group("generation")
     gen.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
     gen.add_argument("--temperature", type=float, default=0.0)
@@ -89,10 +105,26 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--no-stream", action="store_true",
                      help="ask for non-streamed replies (no TTFT or inter-token latency)")
     gen.add_argument("--timeout", type=float, default=120.0, help="per-request timeout, seconds")
+    lim = run.add_argument_group("limits and retries")
+    lim.add_argument("--max-duration", type=float, metavar="S",
+                     help="stop the run after S seconds (finished samples kept; resumable)")
+    lim.add_argument("--cost-cap", type=float, metavar="USD",
+                     help="stop before the worst-case spend would pass USD (needs prices)")
+    lim.add_argument("--price-in", type=float, metavar="USD_PER_MTOK",
+                     help="input price per million tokens (for --cost-cap and the run's cost)")
+    lim.add_argument("--price-out", type=float, metavar="USD_PER_MTOK",
+                     help="output price per million tokens")
+    lim.add_argument("--rpm", type=float, help="client-side limit: requests per minute")
+    lim.add_argument("--tpm", type=float, help="client-side limit: tokens per minute")
+    lim.add_argument("--max-attempts", type=int, default=5,
+                     help="attempts per request for 429/5xx/timeouts/dropped connections")
     out = run.add_argument_group("output")
     out.add_argument("--name", help="a label for the run")
     out.add_argument("--tag", action="append", default=[], help="tag the run (repeatable)")
     out.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    from openbench_desktop.cli_speed import add_selfcheck_parser, add_speed_arguments
+
+    add_speed_arguments(run)
 
     runs = sub.add_parser("runs", help="list, show or delete stored runs")
     runs_sub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
@@ -142,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doc.add_argument("--endpoints", action="store_true", help="also contact each saved endpoint")
     doc.add_argument("--json", action="store_true")
+    add_selfcheck_parser(sub)
     return parser
 
 
@@ -179,6 +212,26 @@ def _print_summary(summary: RunSummary, record: RunRecord | None = None) -> None
         f"run {s.run_id}  {s.status}  {s.benchmark} on {s.model}",
         f"  samples   {s.n_ok + s.n_failed}/{s.n_samples} done, {s.n_ok} ok, {s.n_failed} failed",
     ]
+    if s.audio:  # speech runs: WER, RTFx and resources instead of accuracy and tokens
+        lines.extend(_audio_lines(s.audio))
+    else:
+        lines.extend(_chat_lines(s))
+    if s.speed:  # speed runs: the profile's steps, client-limited flags
+        from openbench_desktop.cli_speed import speed_lines
+
+        lines.extend(speed_lines(s.speed))
+    if s.error_counts:
+        errs = ", ".join(f"{k} {v}" for k, v in sorted(s.error_counts.items()))
+        lines.append(f"  errors    {errs}")
+    if s.duration_s is not None:
+        lines.append(f"  duration  {s.duration_s:.1f} s")
+    if s.message:
+        lines.append(f"  note      {s.message}")
+    print("\n".join(lines))
+
+
+def _chat_lines(s: RunSummary) -> list[str]:
+    lines: list[str] = []
     if s.accuracy is not None and s.accuracy_ci is not None:
         lo, hi = s.accuracy_ci
         lines.append(
@@ -198,18 +251,50 @@ def _print_summary(summary: RunSummary, record: RunRecord | None = None) -> None
         )
     elif s.n_ok:
         lines.append("  tokens    the server reported no usage: token counts unavailable")
-    if s.error_counts:
-        errs = ", ".join(f"{k} {v}" for k, v in sorted(s.error_counts.items()))
-        lines.append(f"  errors    {errs}")
-    if s.duration_s is not None:
-        lines.append(f"  duration  {s.duration_s:.1f} s")
-    if s.message:
-        lines.append(f"  note      {s.message}")
-    print("\n".join(lines))
+    return lines
+
+
+def _audio_lines(a: Any) -> list[str]:
+    lines = []
+    if a.get("wer") is not None:
+        ci = a.get("wer_ci")
+        ci_text = f"  (95% CI {ci[0]:.1%}-{ci[1]:.1%}, bootstrap)" if ci else ""
+        lines.append(
+            f"  WER       {a['wer']:.1%}{ci_text}  CER {_fmt(a.get('cer'), '.1%')}  "
+            f"[{a.get('normalizer')}; raw WER {_fmt(a.get('wer_raw'), '.1%')}]"
+        )
+        lines.append(
+            f"  edits     {a.get('substitutions')} sub, {a.get('deletions')} del, "
+            f"{a.get('insertions')} ins over {a.get('ref_words')} reference words"
+        )
+    res = a.get("resources") or {}
+    if a.get("rtfx") is not None:
+        lines.append(
+            f"  RTFx      {a['rtfx']:.2f}  ({a.get('audio_s', 0):.1f} s of audio; model load "
+            f"{_fmt(res.get('model_load_s'), '.2f')} s, warm-up {_fmt(res.get('warmup_s'), '.2f')}"
+            " s excluded)"
+        )
+    if a.get("health_issue_counts") is not None:
+        issues = ", ".join(f"{k} {v}" for k, v in a["health_issue_counts"].items())
+        lines.append(f"  health    {a.get('n_healthy')} clip(s) healthy; issues: {issues}")
+    if res:
+        lines.append(
+            f"  resources CPU {_fmt(res.get('cpu_s'), '.1f')} s, peak RSS "
+            f"{_fmt(res.get('peak_rss_mb'), '.0f')} MiB, wall {_fmt(res.get('wall_s'), '.1f')} s"
+        )
+    if a.get("failure_counts"):
+        fails = ", ".join(f"{k} {v}" for k, v in sorted(a["failure_counts"].items()))
+        lines.append(f"  failed    {fails}")
+    return lines
 
 
 def _summary_json(summary: RunSummary) -> dict[str, Any]:
-    return summary.to_dict()
+    data = summary.to_dict()
+    # Speech runs: wer, cer, wer_ci, rtfx … at the top level, beside n_failed and status.
+    audio = data.pop("audio", None)
+    if audio:
+        data.update({k: v for k, v in audio.items() if k not in data})
+    return data
 
 
 def _spec_from_args(args: argparse.Namespace) -> RunSpec:
@@ -217,6 +302,15 @@ def _spec_from_args(args: argparse.Namespace) -> RunSpec:
 
     if args.dataset and args.hub_id:
         raise CliError("Give either --dataset or --hub-id, not both.")
+    provider = args.provider or "openai"
+    if provider not in CHAT_PROVIDERS:
+        raise CliError(
+            f"--provider {provider} runs speech benchmarks only (--benchmark asr or tts)."
+        )
+    if not args.base_url:
+        raise CliError("--base-url is required (e.g. http://127.0.0.1:8000/v1).")
+    if not args.model:
+        raise CliError("--model is required (see 'openbench-desktop models').")
     dataset = DatasetRef(
         path=args.dataset,
         hub_id=args.hub_id,
@@ -234,7 +328,7 @@ def _spec_from_args(args: argparse.Namespace) -> RunSpec:
         timeout_s=args.timeout,
     )
     return RunSpec(
-        provider=args.provider,
+        provider=provider,
         base_url=args.base_url.rstrip("/"),
         model=args.model,
         benchmark=args.benchmark,
@@ -248,7 +342,24 @@ def _spec_from_args(args: argparse.Namespace) -> RunSpec:
         api_key_name=args.api_key_name,
         name=args.name,
         tags=tuple(args.tag),
+        options=_limit_options(args),
     )
+
+
+def _limit_options(args: argparse.Namespace) -> dict[str, Any]:
+    """RunSpec options from the limits flags (only those given)."""
+    if args.cost_cap is not None and (args.price_in is None or args.price_out is None):
+        raise CliError("--cost-cap needs --price-in and --price-out (USD per million tokens).")
+    pairs = {
+        "max_duration_s": args.max_duration,
+        "cost_cap_usd": args.cost_cap,
+        "price_input_per_mtok": args.price_in,
+        "price_output_per_mtok": args.price_out,
+        "requests_per_minute": args.rpm,
+        "tokens_per_minute": args.tpm,
+        "retry_attempts": args.max_attempts,
+    }
+    return {k: v for k, v in pairs.items() if v is not None}
 
 
 class _ProgressPrinter:
@@ -281,7 +392,50 @@ class _ProgressPrinter:
 # -- commands ----------------------------------------------------------------------------
 
 
+def _audio_spec_from_args(args: argparse.Namespace) -> RunSpec:
+    """A speech run's spec: provider defaults per benchmark, options from the speech flags."""
+    from openbench_desktop.core.domain import DatasetRef, GenerationParams, RunSpec
+
+    if args.hub_id:
+        raise CliError("Speech benchmarks read local folders: use --dataset DIR, not --hub-id.")
+    benchmark = args.benchmark.strip().lower()
+    provider = args.provider or ("pocketsphinx" if benchmark == "asr" else "espeak")
+    if provider in CHAT_PROVIDERS:
+        raise CliError(
+            f"--provider {provider} serves chat models; speech benchmarks take "
+            f"{', '.join(AUDIO_PROVIDERS)}."
+        )
+    options: dict[str, Any] = {}
+    for key in ("normalizer", "language", "warmup", "voice", "asr_provider", "asr_model"):
+        value = getattr(args, key, None)
+        if value is not None:
+            options[key] = value
+    return RunSpec(
+        provider=provider,
+        base_url=(args.base_url or "").rstrip("/"),
+        model=args.model or "",
+        benchmark=benchmark,
+        dataset=DatasetRef(path=args.dataset),
+        params=GenerationParams(timeout_s=args.timeout),
+        seed=args.seed,
+        limit=args.limit,
+        concurrency=1,
+        api_key_name=args.api_key_name,
+        name=args.name,
+        tags=tuple(args.tag),
+        options=options,
+    )
+
+
 def cmd_run(args: argparse.Namespace, secrets: SecretStore | None) -> int:
+    from openbench_desktop.core.audio import AUDIO_BENCHMARKS
+
+    if args.benchmark.strip().lower() in AUDIO_BENCHMARKS:
+        return _cmd_audio_run(args, secrets)
+    from openbench_desktop.core.speed.runner import is_speed_benchmark
+
+    if is_speed_benchmark(args.benchmark):
+        return _cmd_speed_run(args, secrets)
     from openbench_desktop.core.engine.runner import execute_run, prepare_run
 
     spec = _spec_from_args(args)
@@ -290,6 +444,36 @@ def cmd_run(args: argparse.Namespace, secrets: SecretStore | None) -> int:
 
     def start(deps: RunDeps, progress: _ProgressPrinter, cancel: CancelToken) -> RunSummary:
         return execute_run(spec, deps, on_event=progress, cancel=cancel, prepared=prepared)
+
+    return _execute(args, secrets, paths, start)
+
+
+def _cmd_audio_run(args: argparse.Namespace, secrets: SecretStore | None) -> int:
+    from openbench_desktop.core.audio.runner import execute_audio_run, prepare_audio_run
+
+    spec = _audio_spec_from_args(args)
+    paths = _paths(args)
+    prepared = prepare_audio_run(spec, paths)  # missing extra, bad dataset: fail before storing
+
+    def start(deps: RunDeps, progress: _ProgressPrinter, cancel: CancelToken) -> RunSummary:
+        return execute_audio_run(spec, deps, on_event=progress, cancel=cancel, prepared=prepared)
+
+    return _execute(args, secrets, paths, start)
+
+
+def _cmd_speed_run(args: argparse.Namespace, secrets: SecretStore | None) -> int:
+    from openbench_desktop.cli_speed import speed_spec_from_args
+    from openbench_desktop.core.speed.runner import execute_speed_run, prepare_speed_run
+
+    try:
+        spec = speed_spec_from_args(args)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    paths = _paths(args)
+    prepared = prepare_speed_run(spec, paths)  # bad profile or dataset: fail before storing
+
+    def start(deps: RunDeps, progress: _ProgressPrinter, cancel: CancelToken) -> RunSummary:
+        return execute_speed_run(spec, deps, on_event=progress, cancel=cancel, prepared=prepared)
 
     return _execute(args, secrets, paths, start)
 
@@ -550,6 +734,10 @@ def main(argv: Sequence[str] | None = None, *, secrets: SecretStore | None = Non
             return cmd_benchmarks()
         if args.command == "doctor":
             return cmd_doctor(args)
+        if args.command == "selfcheck":
+            from openbench_desktop.cli_speed import cmd_selfcheck
+
+            return cmd_selfcheck(args, _paths(args))
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code

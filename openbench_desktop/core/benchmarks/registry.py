@@ -16,7 +16,7 @@ class BenchmarkInfo:
     name: str
     title: str
     description: str
-    kind: str  # "quality" (chat models); speed and audio kinds arrive with their issues
+    kind: str  # "quality" (chat models), "audio" (speech models), "speed" (load tests)
     needs_dataset: bool
     builtin_dataset: bool = False
 
@@ -47,6 +47,39 @@ BENCHMARKS: dict[str, BenchmarkInfo] = {
         "quality",
         needs_dataset=True,
     ),
+    # Speech benchmarks run through openbench_desktop.core.audio.runner, not get_benchmark.
+    "asr": BenchmarkInfo(
+        "asr",
+        "Speech recognition (WER, RTFx)",
+        "Audio files with reference transcripts (a folder with transcripts.tsv/csv/jsonl, "
+        "Hugging Face audiofolder metadata.csv, or LibriSpeech *.trans.txt), or the bundled "
+        "10-clip demo; scored by word error rate after a Whisper-style normalizer.",
+        "audio",
+        needs_dataset=False,
+        builtin_dataset=True,
+    ),
+    "tts": BenchmarkInfo(
+        "tts",
+        "Speech synthesis (round-trip WER, health)",
+        "Texts (a .txt file, one per line, or a speech dataset's transcripts, or the demo "
+        "sentences) synthesised, checked for clipping, silence and duration, then "
+        "recognised again to score intelligibility by WER.",
+        "audio",
+        needs_dataset=False,
+        builtin_dataset=True,
+    ),
+    # Speed runs go through openbench_desktop.core.speed.runner, not get_benchmark.
+    "speed": BenchmarkInfo(
+        "speed",
+        "Speed (latency and throughput under load)",
+        "Synthetic prompts of a chosen length (or a file's prompts) sent under a load "
+        "profile (synchronous, concurrency, constant rate, Poisson, sweep); TTFT, ITL, "
+        "TPOT, end-to-end latency and throughput with bootstrap intervals, under this "
+        "app's, vLLM's, GuideLLM's and LLMPerf's definitions.",
+        "speed",
+        needs_dataset=False,
+        builtin_dataset=True,
+    ),
 }
 
 
@@ -71,4 +104,16 @@ def get_benchmark(
         from openbench_desktop.core.benchmarks.custom import CustomBenchmark
 
         return CustomBenchmark(scorer=scorer or "exact", scorer_arg=scorer_arg, hub_cache=hub_cache)
+    if key in ("asr", "tts"):
+        raise ConfigError(
+            f"'{key}' is a speech benchmark: it runs with a speech provider (pocketsphinx, "
+            "faster-whisper, espeak, openai-audio), not a chat model; resuming or retrying "
+            "a speech run is not supported yet."
+        )
+    if key == "speed":
+        raise ConfigError(
+            "'speed' measures latency and throughput, not answers: it runs through the speed "
+            "runner (openbench-desktop run --benchmark speed); resuming or retrying a speed "
+            "run is not supported (start a new one)."
+        )
     raise ConfigError(f"Unknown benchmark '{name}'. Choose one of: {', '.join(BENCHMARKS)}.")

@@ -182,6 +182,13 @@ class RunSummary:
     error_counts: Mapping[str, int] = field(default_factory=_empty)
     accuracy_ci_method: str = "wilson"
     message: str | None = None  # why a run failed or was cancelled
+    # Speech runs (benchmark "asr"/"tts"): WER, CER, their interval, RTFx, resources…
+    # as plain JSON values; see openbench_desktop.core.audio.runner.audio_summary.
+    audio: Mapping[str, Any] | None = None
+    # Speed runs (benchmark "speed"): the load profile, per-step results under the chosen
+    # metric definitions (and all of them side by side), client-limited flags, why the
+    # run stopped, as plain JSON values; see openbench_desktop.core.speed.runner.
+    speed: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = to_plain(self)

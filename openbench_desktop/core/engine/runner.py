@@ -403,6 +403,10 @@ def execute_run(
     """
     from openbench_desktop.core.secrets import resolve_api_key
 
+    if spec.benchmark.strip().lower() == "speed":  # load tests have their own run loop
+        from openbench_desktop.core.speed.runner import execute_speed_run
+
+        return execute_speed_run(spec, deps, on_event=on_event, cancel=cancel)
     emit = on_event or (lambda _event: None)
     cancel = cancel or CancelToken()
     prepared = prepared or prepare_run(spec, deps.paths)

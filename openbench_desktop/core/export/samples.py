@@ -13,6 +13,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from openbench_desktop.core.audio.export import (
+    AUDIO_EXPORT_COLUMNS,
+    AUDIO_EXPORT_FLOATS,
+    AUDIO_EXPORT_INTS,
+    AUDIO_EXPORT_TEXTS,
+    audio_export_fields,
+    is_audio_run,
+)
 from openbench_desktop.core.domain import RunRecord, SampleResult
 from openbench_desktop.core.errors import OpenBenchError
 
@@ -45,6 +53,8 @@ COLUMNS: tuple[str, ...] = (
 _FLOATS = {"score", "ttft_ms", "itl_ms", "e2e_ms", "retry_wait_ms"}
 _INTS = {"sample_index", "input_tokens", "output_tokens", "n_chunks", "attempts"}
 _BOOLS = {"usage_reported", "streamed"}
+# Text columns where an empty cell is an empty string, not a missing value.
+_TEXTS = {"output", "prompt", "expected", "sample_id"}
 
 
 def sample_row(run_id: str, r: SampleResult) -> dict[str, Any]:
@@ -93,20 +103,27 @@ def write_export(
     path = Path(path)
     tmp = path.with_name(path.name + ".partial")
     n = 0
+    columns, extra = COLUMNS, None
+    if is_audio_run(record.benchmark):  # speech runs: reference/hypothesis, S/D/I, timings
+        columns, extra = COLUMNS + AUDIO_EXPORT_COLUMNS, audio_export_fields
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tmp.open("w", encoding="utf-8", newline="") as fh:
             if fmt == "csv":
                 writer = csv.writer(fh)
-                writer.writerow(COLUMNS)
+                writer.writerow(columns)
                 for r in results:
                     row = sample_row(record.run_id, r)
-                    writer.writerow([_csv_cell(row[c]) for c in COLUMNS])
+                    if extra is not None:
+                        row.update(extra(r))
+                    writer.writerow([_csv_cell(row[c]) for c in columns])
                     n += 1
             else:
                 samples = []
                 for r in results:
                     row = sample_row(record.run_id, r)
+                    if extra is not None:
+                        row.update(extra(r))
                     row["chunk_offsets_ns"] = list(r.chunk_offsets_ns)
                     row["chunk_chars"] = list(r.chunk_chars)
                     row["chunk_kinds"] = r.chunk_kinds
@@ -145,11 +162,11 @@ def read_export(path: Path) -> list[dict[str, Any]]:
         for raw in csv.DictReader(fh):
             row: dict[str, Any] = {}
             for key, text in raw.items():
-                if text == "" and key not in ("output", "prompt", "expected", "sample_id"):
+                if text == "" and key not in _TEXTS and key not in AUDIO_EXPORT_TEXTS:
                     row[key] = None
-                elif key in _FLOATS:
+                elif key in _FLOATS or key in AUDIO_EXPORT_FLOATS:
                     row[key] = float(text)
-                elif key in _INTS:
+                elif key in _INTS or key in AUDIO_EXPORT_INTS:
                     row[key] = int(text)
                 elif key in _BOOLS:
                     row[key] = text == "true"

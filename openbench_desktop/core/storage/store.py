@@ -789,6 +789,10 @@ class Store:
             values.update(pid=os.getpid(), hostname=self._hostname)
         self._update_run(run_id, values)
 
+    def set_total(self, run_id: str, n_total: int) -> None:
+        """How many samples the run covers, once known (a speed run bounded by time)."""
+        self._update_run(run_id, {"n_total": int(n_total)})
+
     def set_manifest(self, run_id: str, manifest: RunManifest) -> None:
         _reject_secrets(manifest.config, "The run manifest's config")
         self._update_run(run_id, {"manifest_json": _dumps(manifest)})
