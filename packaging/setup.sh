@@ -16,7 +16,8 @@ runtime_pkgs="python3 python3-venv python3-pip libegl1 libgl1 libglib2.0-0 libdb
   libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1"
 # Tests: a virtual screen, a real Secret Service for the keyring tests, speech tools,
 # and what PyInstaller needs to freeze the app.
-dev_pkgs="xvfb xauth dbus dbus-x11 gnome-keyring espeak-ng sox binutils libpython3.11"
+dev_pkgs="xvfb xauth x11-utils desktop-file-utils dbus dbus-x11 gnome-keyring espeak-ng sox
+  binutils libpython3.11"
 
 wanted="$runtime_pkgs"
 [ "$dev" = 1 ] && wanted="$wanted $dev_pkgs"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from openbench_desktop.core.config.paths import AppPaths
@@ -88,6 +89,11 @@ def run_app(home: str | None = None, smoke: bool = False) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("OpenBench Desktop")
     app.setOrganizationName("OpenBench")
+    icon = _icon_path()
+    if icon is not None:
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
     paths = AppPaths.resolve(home).ensure()
     from openbench_desktop.core.logs import setup_logging
 
@@ -107,3 +113,10 @@ def run_app(home: str | None = None, smoke: bool = False) -> int:
         code = app.exec()
     shutdown_context(ctx)
     return code
+
+
+def _icon_path() -> Path | None:
+    """The app icon in the source tree or the frozen bundle (both keep resources/ there)."""
+    root = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[2]))
+    path = root / "resources" / "icons" / "hicolor" / "256x256" / "apps" / "openbench-desktop.png"
+    return path if path.exists() else None

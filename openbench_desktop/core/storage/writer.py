@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-DEFAULT_MAX_BATCH: Final = 200
+DEFAULT_MAX_BATCH: Final = 500
 DEFAULT_MAX_DELAY_S: Final = 0.1
 
 
