@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,32 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest_plugins = ["tests.support.loopback"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# The workplace's shared/ folder sits beside the clone; OPENBENCH_SHARED_DATASETS overrides.
-SHARED_DATASETS = Path(
-    os.environ.get("OPENBENCH_SHARED_DATASETS") or REPO_ROOT.parent / "shared" / "datasets"
-)
+
+
+def _find_shared_datasets() -> Path:
+    """The workplace's shared/datasets: $OPENBENCH_SHARED_DATASETS, else beside this
+    checkout, else beside the repository it was cloned from (a clone made elsewhere, e.g.
+    ``git clone . /tmp/x``, still finds the data its origin sits next to)."""
+    if os.environ.get("OPENBENCH_SHARED_DATASETS"):
+        return Path(os.environ["OPENBENCH_SHARED_DATASETS"])
+    beside = REPO_ROOT.parent / "shared" / "datasets"
+    if beside.is_dir():
+        return beside
+    try:
+        origin = subprocess.run(
+            ["git", "config", "--get", "remote.origin.url"],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        origin = ""
+    if origin and "://" not in origin and Path(origin).is_dir():
+        candidate = Path(origin).resolve().parent / "shared" / "datasets"
+        if candidate.is_dir():
+            return candidate
+    return beside
+
+
+SHARED_DATASETS = _find_shared_datasets()
 
 
 @pytest.fixture(scope="session")
