@@ -87,9 +87,6 @@ from openbench_desktop.core.domain import (
     EngineEvent,
     ErrorCategory,
     Progress,
-    RunCancelled,
-    RunFailed,
-    RunFinished,
     RunSpec,
     RunStarted,
     RunStatus,
@@ -99,6 +96,7 @@ from openbench_desktop.core.domain import (
     SampleStatus,
 )
 from openbench_desktop.core.engine.cancel import CancelToken
+from openbench_desktop.core.engine.lifecycle import Outcome, run_to_end
 from openbench_desktop.core.engine.manifest import build_manifest
 from openbench_desktop.core.engine.metrics import summarize
 from openbench_desktop.core.errors import ConfigError, OpenBenchError
@@ -922,39 +920,26 @@ def execute_audio_run(
     resources = _Resources()
     loop = _AudioLoop(run_id, prepared, deps, emit, cancel, resources)
     loop.api_key = api_key
-    status, message = RunStatus.FAILED, None
-    try:
+
+    def body() -> Outcome:
         if prepared.kind == ASR_BENCHMARK:
             loop.run_asr()
         else:
             loop.run_tts()
         loop.flush_events()
         if cancel.cancelled:
-            status, message = RunStatus.CANCELLED, cancel.reason
-        else:
-            status = RunStatus.COMPLETED
-    except KeyboardInterrupt:
-        status, message = RunStatus.CANCELLED, "Interrupted (Ctrl+C)."
-    except OpenBenchError as exc:
-        status, message = RunStatus.FAILED, str(exc)
-    except Exception as exc:  # a bug: keep the run consistent, report, re-raise nothing
-        log.exception("speech run %s crashed", run_id)
-        status, message = RunStatus.FAILED, f"Internal error: {type(exc).__name__}: {exc}"
-    finally:
-        summary = _finalize(run_id, prepared, deps, status, message, resources, loop)
-    log.info(
-        "speech run ended: %s (%d ok, %d failed)%s",
-        summary.status, summary.n_ok, summary.n_failed,
-        f": {summary.message}" if summary.message else "",
-        extra={"run_id": run_id},
+            return RunStatus.CANCELLED, cancel.reason
+        return RunStatus.COMPLETED, None
+
+    return run_to_end(
+        run_id,
+        body,
+        lambda status, message: _finalize(
+            run_id, prepared, deps, status, message, resources, loop
+        ),
+        emit,
+        label="speech run",
     )
-    if summary.status is RunStatus.COMPLETED:
-        emit(RunFinished(run_id, summary))
-    elif summary.status is RunStatus.CANCELLED:
-        emit(RunCancelled(run_id, summary))
-    else:
-        emit(RunFailed(run_id, summary.message or "The run failed.", summary))
-    return summary
 
 
 def _finalize(

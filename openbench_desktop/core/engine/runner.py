@@ -21,9 +21,6 @@ from openbench_desktop.core.domain import (
     ErrorCategory,
     Message,
     Progress,
-    RunCancelled,
-    RunFailed,
-    RunFinished,
     RunSpec,
     RunStarted,
     RunStatus,
@@ -34,6 +31,7 @@ from openbench_desktop.core.domain import (
     SampleStatus,
 )
 from openbench_desktop.core.engine.cancel import CancelToken
+from openbench_desktop.core.engine.lifecycle import Outcome, run_to_end
 from openbench_desktop.core.engine.limits import (
     CHARS_PER_TOKEN,
     CostGuard,
@@ -49,7 +47,7 @@ from openbench_desktop.core.engine.retry import (
     call_with_retries,
     is_retryable,
 )
-from openbench_desktop.core.errors import ConfigError, OpenBenchError
+from openbench_desktop.core.errors import ConfigError
 from openbench_desktop.core.logs import register_secret
 from openbench_desktop.core.providers.base import ChatProvider, ChatRequest, ProviderError
 
@@ -507,7 +505,6 @@ def _drive(
 ) -> RunSummary:
     spec = prepared.spec
     started = time.monotonic()
-    status, message = RunStatus.FAILED, None
     log.info(
         "run started: %s on %s at %s, %d sample(s) to send",
         spec.benchmark,
@@ -516,8 +513,8 @@ def _drive(
         len(samples),
         extra={"run_id": run_id},
     )
-    loop_state: _Loop | None = None
-    try:
+
+    def body() -> Outcome:
         provider = factory(
             spec.provider,
             spec.base_url,
@@ -525,51 +522,29 @@ def _drive(
             concurrency=spec.concurrency,
             timeout_s=spec.params.timeout_s,
         )
+        loop_state = _Loop(run_id, prepared, provider, deps, emit, cancel, n_total, n_already)
 
         async def main() -> None:
-            nonlocal loop_state
-            loop_state = _Loop(
-                run_id, prepared, provider, deps, emit, cancel, n_total, n_already
-            )
             try:
                 await loop_state.run(samples)
             finally:
                 await provider.aclose()
 
         asyncio.run(main())
-        assert loop_state is not None
         if loop_state.fatal:
-            status, message = RunStatus.FAILED, loop_state.fatal
-        elif loop_state.stop_reason:
-            status, message = RunStatus.CANCELLED, loop_state.stop_reason
-        elif cancel.cancelled:
-            status, message = RunStatus.CANCELLED, cancel.reason
-        else:
-            status = RunStatus.COMPLETED
-    except KeyboardInterrupt:
-        status, message = RunStatus.CANCELLED, "Interrupted (Ctrl+C)."
-    except OpenBenchError as exc:
-        status, message = RunStatus.FAILED, str(exc)
-    except Exception as exc:  # a bug: keep the run consistent, report, re-raise nothing
-        log.exception("run %s crashed", run_id)
-        status, message = RunStatus.FAILED, f"Internal error: {type(exc).__name__}: {exc}"
-    finally:
-        summary = _finalize(run_id, spec, n_total, deps, status, message, started)
-    log.info(
-        "run ended: %s (%d ok, %d failed)%s",
-        summary.status,
-        summary.n_ok,
-        summary.n_failed,
-        f": {summary.message}" if summary.message else "",
-        extra={"run_id": run_id},
+            return RunStatus.FAILED, loop_state.fatal
+        if loop_state.stop_reason:
+            return RunStatus.CANCELLED, loop_state.stop_reason
+        if cancel.cancelled:
+            return RunStatus.CANCELLED, cancel.reason
+        return RunStatus.COMPLETED, None
+
+    return run_to_end(
+        run_id,
+        body,
+        lambda status, message: _finalize(run_id, spec, n_total, deps, status, message, started),
+        emit,
     )
-    if summary.status is RunStatus.COMPLETED:
-        emit(RunFinished(run_id, summary))
-    elif summary.status is RunStatus.CANCELLED:
-        emit(RunCancelled(run_id, summary))
-    else:
-        emit(RunFailed(run_id, summary.message or "The run failed.", summary))
-    return summary
 
 
 def _finalize(

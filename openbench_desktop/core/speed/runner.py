@@ -50,9 +50,6 @@ from openbench_desktop.core.domain import (
     ErrorCategory,
     Message,
     Progress,
-    RunCancelled,
-    RunFailed,
-    RunFinished,
     RunSpec,
     RunStarted,
     RunStatus,
@@ -62,8 +59,9 @@ from openbench_desktop.core.domain import (
     SampleStatus,
 )
 from openbench_desktop.core.engine.cancel import CancelToken
+from openbench_desktop.core.engine.lifecycle import Outcome, run_to_end
 from openbench_desktop.core.engine.manifest import build_manifest
-from openbench_desktop.core.errors import ConfigError, OpenBenchError
+from openbench_desktop.core.errors import ConfigError
 from openbench_desktop.core.logs import register_secret
 from openbench_desktop.core.providers.base import ChatProvider, ChatRequest, ProviderError
 from openbench_desktop.core.speed import metrics as sm
@@ -958,16 +956,16 @@ def execute_speed_run(
         extra={"run_id": run_id},
     )
     started = time.monotonic()
-    status, message = RunStatus.FAILED, None
     loop_state: _SpeedLoop | None = None
-    try:
+
+    def body() -> Outcome:
+        nonlocal loop_state
         transport = _make_transport(spec, prepared.options, deps, api_key)
+        state = loop_state = _SpeedLoop(run_id, prepared, transport, deps, emit, cancel)
 
         async def main() -> None:
-            nonlocal loop_state
-            loop_state = _SpeedLoop(run_id, prepared, transport, deps, emit, cancel)
             watcher = asyncio.create_task(_watch_cancel(cancel))
-            runner = asyncio.create_task(loop_state.run())
+            runner = asyncio.create_task(state.run())
             try:
                 await asyncio.wait({runner, watcher}, return_when=asyncio.FIRST_COMPLETED)
                 if not runner.done():  # cancelled: stop in-flight requests now
@@ -981,39 +979,23 @@ def execute_speed_run(
                 await transport.aclose()
 
         asyncio.run(main())
-        assert loop_state is not None
-        if loop_state.fatal:
-            status, message = RunStatus.FAILED, loop_state.fatal
-        elif cancel.cancelled:
-            status, message = RunStatus.CANCELLED, cancel.reason
-        else:
-            status = RunStatus.COMPLETED
-            if loop_state.stopped:
-                message = f"Stopped on overload: {loop_state.stopped['reason']}."
-    except KeyboardInterrupt:
-        status, message = RunStatus.CANCELLED, "Interrupted (Ctrl+C)."
-    except OpenBenchError as exc:
-        status, message = RunStatus.FAILED, str(exc)
-    except Exception as exc:  # a bug: keep the run consistent, report, re-raise nothing
-        log.exception("speed run %s crashed", run_id)
-        status, message = RunStatus.FAILED, f"Internal error: {type(exc).__name__}: {exc}"
-    finally:
-        summary = _finalize(run_id, prepared, deps, status, message, started, loop_state)
-    log.info(
-        "speed run ended: %s (%d ok, %d failed)%s",
-        summary.status,
-        summary.n_ok,
-        summary.n_failed,
-        f": {summary.message}" if summary.message else "",
-        extra={"run_id": run_id},
+        if state.fatal:
+            return RunStatus.FAILED, state.fatal
+        if cancel.cancelled:
+            return RunStatus.CANCELLED, cancel.reason
+        if state.stopped:
+            return RunStatus.COMPLETED, f"Stopped on overload: {state.stopped['reason']}."
+        return RunStatus.COMPLETED, None
+
+    return run_to_end(
+        run_id,
+        body,
+        lambda status, message: _finalize(
+            run_id, prepared, deps, status, message, started, loop_state
+        ),
+        emit,
+        label="speed run",
     )
-    if summary.status is RunStatus.COMPLETED:
-        emit(RunFinished(run_id, summary))
-    elif summary.status is RunStatus.CANCELLED:
-        emit(RunCancelled(run_id, summary))
-    else:
-        emit(RunFailed(run_id, summary.message or "The run failed.", summary))
-    return summary
 
 
 async def _watch_cancel(cancel: CancelToken) -> None:
