@@ -31,6 +31,7 @@ import os
 import socket
 import sqlite3
 import sys
+import time
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -248,7 +249,7 @@ def create_sqlite_engine(
             # row is ~1-3 kB: 4 kB pages hold one or two and waste a third of the file;
             # 8 kB pages measured ~20% smaller files and ~20% faster ingest here.
             cursor.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-            mode = cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _set_wal(cursor)
             if str(mode).lower() != "wal":
                 # E.g. a file system without shared memory: still correct, only slower.
                 log.warning("SQLite refused WAL mode for %s (journal_mode=%s)", db_path, mode)
@@ -1115,6 +1116,23 @@ def alembic_config(db_path: Path | None = None) -> Any:
             "sqlalchemy.url", url.render_as_string(hide_password=False).replace("%", "%%")
         )
     return config
+
+
+def _set_wal(cursor: sqlite3.Cursor) -> str:
+    """Switch to WAL, retrying while another connection holds the lock.
+
+    Changing the journal mode of a new file needs an exclusive lock, and SQLite may report
+    "database is locked" at once instead of calling the busy handler when several
+    connections open a new file together (seen with two stores starting at once).
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return str(cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def migrate(db_path: Path, revision: str = "head") -> None:
