@@ -346,3 +346,18 @@ def test_tts_synthesis_failure_is_counted(
         "t.txt line 1: synthesis failed: RuntimeError: espeak-ng failed (voice 'en-us'): boom"
     )
     assert rows[1].error_message == "t.txt line 2: the synthesiser returned no audio"
+
+
+def test_execute_run_dispatches_speech_specs_and_refuses_to_resume_them(
+    env: _Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The GUI and CLI start every kind through execute_run; speech runs are not resumable."""
+    from openbench_desktop.core.engine.runner import continue_run, execute_run
+
+    data = _messy_dataset(tmp_path / "data")
+    _use(monkeypatch, FakeAsr({"good1.wav": "the cat sat on the mat", "good2.wav": "21 dogs"}))
+    summary = execute_run(_spec(data), env.deps)
+    assert summary.audio is not None and summary.audio["kind"] == "asr"
+    assert env.store.get_run(summary.run_id).spec.benchmark == "asr"
+    with pytest.raises(ConfigError, match="cannot be resumed in place"):
+        continue_run(summary.run_id, env.deps, only_failed=True)

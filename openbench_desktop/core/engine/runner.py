@@ -399,12 +399,16 @@ def execute_run(
     the spec, dataset or key is unusable. Once the run row exists, every outcome is stored
     and reported through ``on_event``; the summary is returned rather than raised.
     """
+    # Load tests and speech benchmarks have their own run loops; every caller (CLI, GUI)
+    # goes through here so a spec of any kind runs the same way.
+    from openbench_desktop.core.audio.runner import execute_audio_run, is_audio_benchmark
     from openbench_desktop.core.secrets import resolve_api_key
+    from openbench_desktop.core.speed.runner import execute_speed_run, is_speed_benchmark
 
-    if spec.benchmark.strip().lower() == "speed":  # load tests have their own run loop
-        from openbench_desktop.core.speed.runner import execute_speed_run
-
+    if is_speed_benchmark(spec.benchmark):
         return execute_speed_run(spec, deps, on_event=on_event, cancel=cancel)
+    if is_audio_benchmark(spec.benchmark):
+        return execute_audio_run(spec, deps, on_event=on_event, cancel=cancel)
     emit = on_event or (lambda _event: None)
     cancel = cancel or CancelToken()
     prepared = prepared or prepare_run(spec, deps.paths)
@@ -448,6 +452,16 @@ def continue_run(
     from openbench_desktop.core.secrets import resolve_api_key
 
     record = deps.store.get_run(run_id)
+    from openbench_desktop.core.audio.runner import is_audio_benchmark
+    from openbench_desktop.core.speed.runner import is_speed_benchmark
+
+    if is_speed_benchmark(record.spec.benchmark) or is_audio_benchmark(record.spec.benchmark):
+        # A load test's timings belong to one continuous session, and a speech run's RTFx
+        # to one model load: adding samples later would mix conditions.
+        raise ConfigError(
+            f"Run {run_id[:8]} is a {record.spec.benchmark} run; those cannot be resumed "
+            "in place. Duplicate it (Run detail → Duplicate) to run it again."
+        )
     if record.status is RunStatus.RUNNING:
         raise ConfigError(
             f"Run {run_id[:8]} is running in another window or process; wait for it to end "
