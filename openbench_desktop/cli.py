@@ -365,8 +365,10 @@ def _limit_options(args: argparse.Namespace) -> dict[str, Any]:
 class _ProgressPrinter:
     """A progress bar on a terminal; silent when stderr is not one."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, *, show_accuracy: bool = True) -> None:
+        """``show_accuracy``: off for load tests, where no answer is scored."""
         self._enabled = enabled
+        self._show_accuracy = show_accuracy
         self._bar: Any = None
 
     def __call__(self, event: object) -> None:
@@ -380,8 +382,11 @@ class _ProgressPrinter:
             self._bar = tqdm(total=event.n_total, unit="sample", file=sys.stderr, leave=False)
         elif isinstance(event, Progress) and self._bar is not None:
             self._bar.n = event.n_done
-            acc = f"{event.n_correct / event.n_ok:.1%}" if event.n_ok else "-"
-            self._bar.set_postfix_str(f"acc {acc}, failed {event.n_failed}", refresh=False)
+            postfix = f"failed {event.n_failed}"
+            if self._show_accuracy:
+                acc = f"{event.n_correct / event.n_ok:.1%}" if event.n_ok else "-"
+                postfix = f"acc {acc}, {postfix}"
+            self._bar.set_postfix_str(postfix, refresh=False)
             self._bar.refresh()
 
     def close(self) -> None:
@@ -521,7 +526,12 @@ def _execute(
     previous = signal.signal(
         signal.SIGINT, lambda *_: cancel.cancel("Interrupted (Ctrl+C); finished samples kept.")
     )
-    progress = _ProgressPrinter(enabled=sys.stderr.isatty())
+    from openbench_desktop.core.speed.runner import is_speed_benchmark
+
+    progress = _ProgressPrinter(
+        enabled=sys.stderr.isatty(),
+        show_accuracy=not is_speed_benchmark(getattr(args, "benchmark", None)),
+    )
     try:
         deps = RunDeps(store=store, writer=writer, paths=paths, secrets=secrets)
         summary = start(deps, progress, cancel)

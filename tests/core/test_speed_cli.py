@@ -112,3 +112,21 @@ def test_selfcheck_json(app_home: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert out["ceiling"]["max_requests_per_s"] > 0
     assert out["ceiling"]["limited_by"] in ("client", "server")
     assert (app_home / "data" / "selfcheck.json").is_file()
+
+
+@pytest.mark.parametrize("show_accuracy", [True, False])
+def test_progress_bar_shows_accuracy_only_for_scored_runs(
+    show_accuracy: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A load test scores nothing: its progress bar must not print "acc 0.0%"."""
+    from openbench_desktop.cli import _ProgressPrinter
+    from openbench_desktop.core.domain import Progress, RunSpec, RunStarted
+
+    printer = _ProgressPrinter(True, show_accuracy=show_accuracy)
+    spec = RunSpec(provider="openai", base_url="http://x", model="m", benchmark="speed")
+    printer(RunStarted("r", spec, 10))
+    printer(Progress("r", 5, 10, 5, 0, 0, 1.0))
+    printer.close()
+    err = capsys.readouterr().err
+    assert "failed 0" in err
+    assert ("acc" in err) is show_accuracy
