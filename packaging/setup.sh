@@ -13,7 +13,8 @@ dev=0
 runtime_pkgs="python3 python3-venv python3-pip libegl1 libgl1 libglib2.0-0 libdbus-1-3
   libfontconfig1 libfreetype6 fonts-dejavu-core libxkbcommon0 libx11-6 libx11-xcb1
   libxkbcommon-x11-0 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
-  libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1"
+  libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1
+  libportaudio2"
 # Tests: a virtual screen, a real Secret Service for the keyring tests, speech tools,
 # and what PyInstaller needs to freeze the app.
 dev_pkgs="xvfb xauth x11-utils desktop-file-utils dbus dbus-x11 gnome-keyring espeak-ng sox

@@ -66,26 +66,64 @@ def test_geometry_is_restored(qtbot, ctx) -> None:
     assert (ctx.paths.config_dir / "window.ini").exists()
 
 
-def test_first_launch_runs_the_simulated_demo(
+@pytest.mark.slow
+def test_first_launch_runs_the_speech_demo(
     qtbot, window: MainWindow, ctx, shots_dir: Path
 ) -> None:
-    from openbench_desktop.ui.first_launch import maybe_start_first_launch_demo
+    """A fresh install: the real PocketSphinx benchmark over the 10 bundled clips (~15 s)."""
+    from openbench_desktop.ui.first_launch import (
+        maybe_start_first_launch_demo,
+        speech_demo_unavailable,
+    )
 
-    with qtbot.waitSignal(ctx.controller.job_ended, timeout=60_000):
+    if speech_demo_unavailable():
+        pytest.skip(speech_demo_unavailable())
+    with qtbot.waitSignal(ctx.controller.job_ended, timeout=110_000):
         job = maybe_start_first_launch_demo(window, ctx)
         assert job is not None
         assert window.banner.isVisible()
-        assert "simulated model" in window.banner.label.text()
+        text = window.banner.label.text()
+        assert "real speech-recognition benchmark" in text and "PocketSphinx" in text
+        assert "offline" in text and "simulated" not in text
+        assert window.banner.action.text() == "Add an endpoint…"
         assert window.current_page() == "live"
     qtbot.wait(300)  # let the views take the final batch
     window.grab().save(str(shots_dir / "first_launch_demo.png"))
     (run,) = ctx.store.list_runs()
-    assert run.status is RunStatus.COMPLETED and run.n_ok == 20
-    assert "simulated" in run.tags
+    assert run.status is RunStatus.COMPLETED and (run.n_ok, run.n_failed) == (10, 0)
+    assert "demo" in run.tags
+    summary = ctx.store.get_run(run.run_id).summary
+    audio = summary.audio
+    assert summary.n_failed == 0
+    assert 0 < audio["wer"] < 1 and 0 < audio["cer"] < 1
+    low, high = audio["wer_ci"]
+    assert low <= audio["wer"] <= high
+    assert audio["rtfx"] > 0
     qtbot.mouseClick(window.banner.action, Qt.MouseButton.LeftButton)
     assert window.current_page() == "settings"
     # only once: the next launch does not start it again
     assert maybe_start_first_launch_demo(window, ctx) is None
+
+
+def test_first_launch_without_the_audio_extra_runs_the_simulated_demo(
+    qtbot, window: MainWindow, ctx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openbench_desktop.ui.first_launch import maybe_start_first_launch_demo
+
+    monkeypatch.setitem(sys.modules, "pocketsphinx", None)  # as if it were not installed
+    with qtbot.waitSignal(ctx.controller.job_ended, timeout=60_000):
+        job = maybe_start_first_launch_demo(window, ctx)
+        assert job is not None
+        text = window.banner.label.text()
+        assert "simulated model" in text
+        assert "No speech demo" in text and "PocketSphinx not installed" in text
+        assert "pip install 'openbench-desktop[audio]'" in text
+    qtbot.wait(300)
+    (run,) = ctx.store.list_runs()
+    assert run.status is RunStatus.COMPLETED and run.n_ok == 20
+    assert "simulated" in run.tags
+    # The simulated endpoint stays available to the Run setup.
+    assert ctx.demo is not None
 
 
 def test_closing_during_a_run_cancels_it_and_keeps_finished_samples(
@@ -124,6 +162,11 @@ def test_smoke_mode_exits_zero(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "smoke: OK" in proc.stdout
     assert "Traceback" not in proc.stderr
+    from openbench_desktop.ui.first_launch import speech_demo_unavailable
+
+    if speech_demo_unavailable() is None:  # the speech demo, on a few clips, with its figures
+        assert "smoke: OK speech demo run" in proc.stdout and "0 failed" in proc.stdout
+        assert "WER 0." in proc.stdout and "RTFx unknown" not in proc.stdout
 
 
 def test_clipboard_copy_of_run_id_without_selection_says_what_to_do(

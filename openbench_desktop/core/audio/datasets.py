@@ -67,8 +67,17 @@ TEXT_COLUMNS = (
 )
 ID_COLUMNS = ("id", "utt_id", "utterance_id", "key", "segment_id")
 
-#: The bundled demo set (clips made with eSpeak NG from sentences written for the project).
-DEMO_DIR = Path(__file__).resolve().parents[3] / "resources" / "audio_demo"
+#: The bundled demo set (clips made with eSpeak NG from sentences written for the project):
+#: ``resources/audio_demo`` in a source checkout and in the frozen bundle; an installed wheel
+#: carries it as package data in ``demo_clips`` beside this module (in the repository, a
+#: symlink to ``resources/audio_demo``).
+_SOURCE_DEMO_DIR = Path(__file__).resolve().parents[3] / "resources" / "audio_demo"
+_PACKAGED_DEMO_DIR = Path(__file__).resolve().parent / "demo_clips"
+DEMO_DIR = (
+    _SOURCE_DEMO_DIR
+    if (_SOURCE_DEMO_DIR / "transcripts.tsv").is_file()
+    else _PACKAGED_DEMO_DIR.resolve()
+)
 
 
 def demo_dataset_path() -> Path:

@@ -18,6 +18,10 @@ Definitions (also in ``docs/METRICS.md``, section "Speech"); tests check each by
   wall time of the model's transcribe call only; reading and resampling the file, the
   model load and the warm-up are excluded (the latter two are reported on their own).
   **RTF** = 1 / RTFx.
+- **Paired WER difference** of run B against run A on the utterances both scored:
+  ΔWER = WER_B − WER_A, each a corpus WER over those utterances; its 95% interval is a
+  percentile bootstrap that draws the *same* utterances for both runs in each resample
+  (seed 0, 1,000 draws), so utterance difficulty cancels out of the interval.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ __all__ = [
     "BOOTSTRAP_RESAMPLES",
     "BOOTSTRAP_SEED",
     "EditCounts",
+    "PairedDiff",
     "bootstrap_ci",
     "char_counts",
     "corpus_rate",
+    "paired_wer_diff",
     "rtfx",
     "word_counts",
 ]
@@ -129,6 +135,67 @@ def bootstrap_ci(
     alpha = (1.0 - confidence) / 2.0
     lo, hi = np.percentile(rates, [100 * alpha, 100 * (1 - alpha)])
     return (float(lo), float(hi))
+
+
+@dataclass(frozen=True, slots=True)
+class PairedDiff:
+    """WER_B − WER_A on ``n`` shared utterances, with its bootstrap interval (or None)."""
+
+    diff: float
+    low: float | None
+    high: float | None
+    n: int
+    wer_a: float
+    wer_b: float
+
+
+def paired_wer_diff(
+    errors_a: Sequence[int],
+    lengths_a: Sequence[int],
+    errors_b: Sequence[int],
+    lengths_b: Sequence[int],
+    *,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = BOOTSTRAP_SEED,
+) -> PairedDiff | None:
+    """Paired percentile bootstrap of WER_B − WER_A; element *i* is the same utterance.
+
+    The reference lengths are per run because two runs may normalize the same reference
+    differently. None when nothing is shared or a run has no reference words; the interval
+    is None with fewer than two utterances.
+    """
+    import numpy as np
+
+    n = len(errors_a)
+    if not n == len(lengths_a) == len(errors_b) == len(lengths_b):
+        raise ValueError("the four columns differ in length")
+    ea, na = np.asarray(errors_a, np.int64), np.asarray(lengths_a, np.int64)
+    eb, nb = np.asarray(errors_b, np.int64), np.asarray(lengths_b, np.int64)
+    if n == 0 or na.sum() == 0 or nb.sum() == 0:
+        return None
+    wer_a, wer_b = float(ea.sum() / na.sum()), float(eb.sum() / nb.sum())
+    if n < 2:
+        return PairedDiff(wer_b - wer_a, None, None, n, wer_a, wer_b)
+    rng = np.random.default_rng(seed)
+    diffs = np.empty(n_resamples, dtype=np.float64)
+    rows = max(1, _CHUNK_ELEMENTS // n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for start in range(0, n_resamples, rows):
+            stop = min(n_resamples, start + rows)
+            idx = rng.integers(0, n, size=(stop - start, n))
+            # A draw can only have no reference words if a run has zero-length
+            # references among its scored utterances: such draws are NaN and skipped.
+            diffs[start:stop] = (
+                eb[idx].sum(axis=1) / nb[idx].sum(axis=1)
+                - ea[idx].sum(axis=1) / na[idx].sum(axis=1)
+            )
+    diffs = diffs[np.isfinite(diffs)]
+    if not len(diffs):
+        return PairedDiff(wer_b - wer_a, None, None, n, wer_a, wer_b)
+    alpha = (1.0 - confidence) / 2.0
+    lo, hi = np.percentile(diffs, [100 * alpha, 100 * (1 - alpha)])
+    return PairedDiff(wer_b - wer_a, float(lo), float(hi), n, wer_a, wer_b)
 
 
 def rtfx(audio_s: float, processing_s: float) -> float | None:

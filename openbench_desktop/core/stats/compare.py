@@ -24,6 +24,7 @@ import numpy as np
 
 from openbench_desktop.core.domain import RunRecord, SampleResult, SampleStatus
 from openbench_desktop.core.engine.metrics import PERCENTILES, wilson_interval
+from openbench_desktop.core.labels import distinct_labels, spec_label
 
 if TYPE_CHECKING:
     from openbench_desktop.core.storage import Store
@@ -72,7 +73,7 @@ class RunInput:
         return cls(
             run_id=record.run_id,
             results=results,
-            label=record.name or record.model,
+            label=spec_label(record.spec),
             model=record.model,
             benchmark=record.benchmark,
             dataset_sha256=record.manifest.dataset_sha256 if record.manifest else None,
@@ -470,13 +471,7 @@ def _compare_pair(
 def _unique_labels(inputs: Sequence[RunInput]) -> list[str]:
     """Run names (or models), with a short id added where two would read the same."""
     base = [(r.label or r.model or r.run_id[:8]).strip() for r in inputs]
-    counts: dict[str, int] = {}
-    for name in base:
-        counts[name] = counts.get(name, 0) + 1
-    return [
-        f"{name} ·{r.run_id[:6]}" if counts[name] > 1 else name
-        for name, r in zip(base, inputs, strict=True)
-    ]
+    return distinct_labels(base, [r.run_id for r in inputs])
 
 
 def compare_runs(

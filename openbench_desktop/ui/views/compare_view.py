@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
 )
 
 from openbench_desktop.core.domain import RunRecord, RunStatus
+from openbench_desktop.core.labels import spec_label
 from openbench_desktop.core.stats import Comparison, RunColumns, RunInput, compare_runs
 from openbench_desktop.core.storage import Store
 from openbench_desktop.ui.charts.compare_charts import (
@@ -68,6 +69,7 @@ from openbench_desktop.ui.charts.export import (
 )
 from openbench_desktop.ui.context import AppContext
 from openbench_desktop.ui.models.compare_deltas_model import CompareDeltasModel
+from openbench_desktop.ui.views.run_kinds import KIND_QUALITY, KIND_SPEECH, KIND_SPEED, run_kind
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +118,7 @@ class _StatsJob(QRunnable):
 
 
 def _run_label(record: RunRecord) -> str:
-    return record.name or record.model
+    return spec_label(record.spec)
 
 
 def _run_item_text(record: RunRecord) -> str:
@@ -371,6 +373,11 @@ class CompareView(QWidget):
         body.addWidget(self.deltas_caption)
         body.addWidget(self.deltas_table)
         body.addLayout(grid)
+        # Speed and speech runs get their own section (built when first needed).
+        self._sections: dict[str, QWidget] = {}
+        self._sections_layout = QVBoxLayout()
+        self._sections_layout.setSpacing(8)
+        body.addLayout(self._sections_layout)
         body.addStretch(1)
         self.results_widget = results
         scroll = QScrollArea()
@@ -429,7 +436,15 @@ class CompareView(QWidget):
         return self.deltas_model.run_id(row) or (self.picked_run_ids() or [None])[0]
 
     def is_busy(self) -> bool:
-        return bool(self._load_tickets) or self._computing is not None or self._debounce.isActive()
+        return (
+            bool(self._load_tickets)
+            or self._computing is not None
+            or self._debounce.isActive()
+            or any(
+                s.isVisibleTo(self) and s.is_busy()  # type: ignore[attr-defined]
+                for s in self._sections.values()
+            )
+        )
 
     def reload_runs(self) -> None:
         store = self.ctx.store
@@ -439,7 +454,58 @@ class CompareView(QWidget):
 
     def visible_charts(self) -> list[CompareChart]:
         """The charts that show something (the cost chart only when a cost is known)."""
-        return [c for c in self.charts.values() if c.has_data()]
+        charts = [
+            c for c in self.charts.values() if c.has_data() and self.cards[c.slug].isVisibleTo(self)
+        ]
+        for section in self._sections.values():
+            if section.isVisibleTo(self):
+                charts.extend(section.charts())  # type: ignore[attr-defined]
+        return charts
+
+    def section(self, kind: str) -> QWidget | None:
+        """The section for speed or speech runs (built on first use); None for quality."""
+        if kind == KIND_QUALITY:
+            return None
+        section = self._sections.get(kind)
+        if section is None:
+            if kind == KIND_SPEED:
+                from openbench_desktop.ui.views.speed_compare import SpeedCompareSection
+
+                section = SpeedCompareSection(self.ctx)
+            else:
+                from openbench_desktop.ui.views.audio_compare import AudioCompareSection
+
+                section = AudioCompareSection(self.ctx)
+            section.setObjectName(f"compare_{kind}_section")
+            self._sections[kind] = section
+            self._sections_layout.addWidget(section)
+        return section
+
+    def _kinds_of(self, run_ids: Sequence[str]) -> dict[str, list[str]]:
+        kinds: dict[str, list[str]] = {}
+        for run_id in run_ids:
+            record = self._records.get(run_id)
+            kind = run_kind(record.benchmark if record else None)
+            kinds.setdefault(kind, []).append(run_id)
+        return kinds
+
+    def _show_sections(self, run_ids: Sequence[str]) -> None:
+        """Quality charts for chat runs; each other kind its own section."""
+        kinds = self._kinds_of(run_ids)
+        quality = KIND_QUALITY in kinds
+        for card in self.cards.values():
+            shown = card.chart is not self.cost_chart or card.chart.has_data()
+            card.setVisible(quality and shown)
+        self.deltas_table.setVisible(quality)
+        self.deltas_caption.setVisible(quality)
+        for kind in (KIND_SPEED, KIND_SPEECH):
+            ids = kinds.get(kind, [])
+            section = self.section(kind) if ids else self._sections.get(kind)
+            if section is None:
+                continue
+            section.setVisible(bool(ids))
+            if ids:
+                section.set_runs(ids)  # type: ignore[attr-defined]
 
     def export_chart(
         self, chart: CompareChart | str, path: str | Path, fmt: str | None = None
@@ -655,8 +721,8 @@ class CompareView(QWidget):
         self.comparison = comparison
         for chart in self.charts.values():
             chart.set_comparison(comparison)
-        self.cards[self.cost_chart.slug].setVisible(self.cost_chart.has_data())
         self.deltas_model.set_comparison(comparison)
+        self._show_sections(self._shown or ())
         self._fit_table_height()
         base = comparison.baseline
         about = ", ".join(

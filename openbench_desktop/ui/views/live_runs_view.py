@@ -1,5 +1,8 @@
 """Runs in progress: one tab per run with progress, rate, ETA, accuracy, charts and samples.
 
+A speed (load test) run shows :class:`~openbench_desktop.ui.views.speed_live.SpeedLivePanel`
+in place of the accuracy figures, charts and samples (they mean nothing for a load test).
+
 Everything here is driven by :class:`~openbench_desktop.ui.bridge.run_controller.RunController`
 signals, which arrive on the GUI thread already batched (a few per second per run). The
 samples table takes each batch in one insert; the charts only append numbers on arrival
@@ -13,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QFont, QShowEvent
@@ -50,6 +53,10 @@ from openbench_desktop.core.domain import (
 from openbench_desktop.ui.charts.live_charts import LatencyHistogram, TtftTimeline
 from openbench_desktop.ui.context import AppContext
 from openbench_desktop.ui.models.live_samples_model import LiveSamplesModel
+from openbench_desktop.ui.views.run_kinds import KIND_SPEECH, KIND_SPEED, run_kind
+
+if TYPE_CHECKING:
+    from openbench_desktop.ui.views.speed_live import SpeedLivePanel
 
 # Each tick redraws one of the two charts: each chart at most 4 times per second.
 REDRAW_INTERVAL_MS: Final = 125
@@ -159,6 +166,17 @@ class RunPanel(QWidget):
         self._rate_window: deque[tuple[float, int]] = deque()
         self._failures_shown = False
         self._turn = 0
+        # A load test: its own panel replaces accuracy, charts and samples.
+        # (imported here: most runs are not load tests, and startup stays lean)
+        kind = run_kind(spec.benchmark)
+        self.speed: SpeedLivePanel | None = None
+        if kind == KIND_SPEED:
+            from openbench_desktop.ui.views.speed_live import SpeedLivePanel
+
+            self.speed = SpeedLivePanel(spec)
+        # A speech run: corpus WER and RTFx so far replace accuracy (see on_samples).
+        self.speech = kind == KIND_SPEECH
+        self._speech_totals = [0, 0, 0.0, 0.0]  # word errors, reference words, audio s, busy s
 
         # -- header: what is running, its status, the actions
         self.title_label = QLabel(self.title())
@@ -224,13 +242,29 @@ class RunPanel(QWidget):
                 "99,999 of 99,999 answered · 95% CI 99.9%–100.0%"
             )
         )
+        self.rtfx = _Stat(
+            "RTFx so far",
+            "run_rtfx",
+            "Seconds of audio per second of processing over the scored clips (higher is "
+            "faster; model load and warm-up excluded)",
+        )
         figures = QGridLayout()
         figures.setHorizontalSpacing(28)
         for column, stat in enumerate(
-            (self.rate, self.elapsed, self.eta, self.accuracy, self.failures)
+            (self.rate, self.elapsed, self.eta, self.accuracy, self.rtfx, self.failures)
         ):
             figures.addWidget(stat, 0, column)
-        figures.setColumnStretch(5, 1)
+        figures.setColumnStretch(6, 1)
+        if self.speech:
+            self.accuracy.caption.setText("WER so far")
+            self.accuracy.setToolTip(
+                "Corpus word error rate over the utterances scored so far, after "
+                "normalization (errors ÷ reference words); the interval comes at the end"
+            )
+            self.accuracy.value.setAccessibleName("WER so far")
+            self.accuracy.detail.setText("no utterance scored yet")
+        else:
+            self.rtfx.hide()
 
         # -- charts and samples
         self.histogram = LatencyHistogram()
@@ -295,7 +329,19 @@ class RunPanel(QWidget):
         line.setFrameShape(QFrame.Shape.HLine)
         line.setFrameShadow(QFrame.Shadow.Sunken)
         layout.addWidget(line)
-        layout.addWidget(splitter, 1)
+        if self.speed is not None:
+            splitter.hide()
+            for stat in (self.rate, self.accuracy, self.failures):
+                stat.hide()  # the speed panel shows requests/s and failures by category
+            self.progress_bar.setFormat("%v / %m requests (%p%)")
+            layout.addWidget(self.speed, 1)
+        else:
+            layout.addWidget(splitter, 1)
+        if self.speech:
+            # No tokens are streamed: the per-clip processing time is the one timing.
+            self.timeline.hide()
+            self.histogram.setAccessibleName("Processing time per clip histogram")
+            self.histogram.getPlotItem().setTitle("Processing time per clip", size="10pt")
         self._set_status("running")
 
     # -- what the tab shows ----------------------------------------------------------------
@@ -306,7 +352,12 @@ class RunPanel(QWidget):
 
     def _subtitle(self) -> str:
         spec = self.spec
-        parts = [f"{spec.provider} {spec.base_url}", f"concurrency {spec.concurrency}"]
+        parts = [f"{spec.provider} {spec.base_url}"]
+        if self.speed is not None:
+            o = self.speed.options
+            parts.append(f"{o.profile} profile · {spec.params.max_tokens} output tokens")
+        else:
+            parts.append(f"concurrency {spec.concurrency}")
         if self.run_id:
             parts.append(f"run {self.run_id[:8]}")
         return " · ".join(parts)
@@ -354,7 +405,8 @@ class RunPanel(QWidget):
             self.eta.value.setText("finishing")
         else:
             self.eta.value.setText(format_duration(left / rate) if rate else "—")
-        self._show_accuracy(event.n_correct, event.n_ok, None)
+        if self.speed is None and not self.speech:
+            self._show_accuracy(event.n_correct, event.n_ok, None)
         self.failures.value.setText(f"{event.n_failed:,}")
         self.failures.detail.setText(
             f"{event.n_failed / event.n_done:.1%} of finished" if event.n_done else ""
@@ -387,7 +439,40 @@ class RunPanel(QWidget):
             detail += f" · 95% CI {ci[0]:.1%}–{ci[1]:.1%}"
         self.accuracy.detail.setText(detail)
 
+    def _add_speech(self, results: tuple[SampleResult, ...]) -> None:
+        """Running corpus WER and RTFx from each utterance's stored details."""
+        from openbench_desktop.core.audio.runner import audio_details
+
+        totals = self._speech_totals
+        for r in results:
+            details = audio_details(r)
+            if not r.ok or details is None or "ref_words" not in details:
+                continue
+            totals[0] += details["substitutions"] + details["deletions"] + details["insertions"]
+            totals[1] += details["ref_words"]
+            totals[2] += float(details.get("audio_s") or 0.0)
+            busy = details.get("processing_s", details.get("synthesis_s"))
+            totals[3] += float(busy or 0.0)
+        self._show_speech(None, None)
+
+    def _show_speech(self, ci: list[float] | None, rtfx: float | None) -> None:
+        errors, words, audio_s, busy_s = self._speech_totals
+        if words:
+            self.accuracy.value.setText(f"{errors / words:.1%}")
+            detail = f"{errors:,} errors / {words:,} words"
+            if ci:
+                detail += f" · 95% CI {ci[0]:.1%}–{ci[1]:.1%}"
+            self.accuracy.detail.setText(detail)
+        speed = rtfx if rtfx is not None else (audio_s / busy_s if busy_s > 0 else None)
+        self.rtfx.value.setText("—" if speed is None else f"{speed:,.1f}×")
+        self.rtfx.detail.setText(f"{audio_s:,.1f} s of audio" if audio_s else "")
+
     def on_samples(self, results: tuple[SampleResult, ...]) -> None:
+        if self.speed is not None:
+            self.speed.add_results(results)
+            return
+        if self.speech:
+            self._add_speech(results)
         bar = self.table.verticalScrollBar()
         at_top = bar.value() == 0
         self.model.append_batch(results)
@@ -409,19 +494,30 @@ class RunPanel(QWidget):
         else:
             self._set_status("failed")
             self._show_message(event.message)
-        if summary is not None:
+        if self.speed is not None:
+            self.speed.finish(summary)
+        elif self.speech and summary is not None:
+            audio = summary.audio or {}
+            self.accuracy.caption.setText("WER")
+            self._show_speech(audio.get("wer_ci"), audio.get("rtfx"))
+            if audio.get("rtfx") is not None:
+                self.rtfx.caption.setText("RTFx")
+        elif summary is not None:
             self._show_accuracy(summary.n_correct, summary.n_ok, summary.accuracy_ci)
             if summary.duration_s:
                 done = summary.n_ok + summary.n_failed
                 self.rate.value.setText(format_rate(done / summary.duration_s))
                 self.rate.caption.setText("Samples/s (mean)")
-                self.elapsed.caption.setText("Took")
-                self.elapsed.value.setText(format_duration(summary.duration_s))
+        if summary is not None and summary.duration_s:
+            self.elapsed.caption.setText("Took")
+            self.elapsed.value.setText(format_duration(summary.duration_s))
         self.eta.value.setText("—")
         self.flush_charts()
 
     def on_rejected(self, message: str) -> None:
         self._set_status("failed")
+        if self.speed is not None:
+            self.speed.finish(None)
         self._show_message(message)
 
     def mark_cancelling(self) -> None:
@@ -434,11 +530,15 @@ class RunPanel(QWidget):
             self.message_label.show()
 
     def flush_charts(self) -> bool:
+        if self.speed is not None:
+            return self.speed.flush()
         drew = self.histogram.flush()
         return self.timeline.flush() or drew
 
     def flush_one_chart(self) -> bool:
         """Redraw one chart, taking turns: two smaller pauses instead of one bigger one."""
+        if self.speed is not None:
+            return False  # the speed panel updates from its own, slower timer
         charts = (self.histogram, self.timeline)
         self._turn = 1 - self._turn
         return charts[self._turn].flush() or charts[1 - self._turn].flush()
@@ -446,6 +546,8 @@ class RunPanel(QWidget):
     def retheme(self) -> None:
         self.histogram.retheme()
         self.timeline.retheme()
+        if self.speed is not None:
+            self.speed.retheme()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

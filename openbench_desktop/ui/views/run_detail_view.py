@@ -49,6 +49,13 @@ from openbench_desktop.ui.models.history_model import (
     short_id,
 )
 from openbench_desktop.ui.models.samples_model import SampleFilter, SamplesModel, outcome
+from openbench_desktop.ui.views.run_kinds import (
+    KIND_QUALITY,
+    KIND_SPEECH,
+    KIND_SPEED,
+    KIND_TAB_TITLES,
+    run_kind,
+)
 
 PERCENTILE_KEYS: Final = ("p50", "p90", "p95", "p99", "mean")
 LATENCIES: Final = (
@@ -142,6 +149,10 @@ class _Tile(QFrame):
     def set(self, value: str, detail: str = "") -> None:
         self.value.setText(value)
         self.detail.setText(detail)
+
+    def set_caption(self, caption: str) -> None:
+        self.caption.setText(caption)
+        self.value.setAccessibleName(caption)
 
 
 def _text_box(name: str, title: str) -> tuple[QWidget, QPlainTextEdit]:
@@ -294,6 +305,9 @@ class RunDetailView(QWidget):
         ):
             tiles.addWidget(tile, 1)
 
+        # The tab of a speed or speech run (built when such a run is first shown).
+        self._kind_panels: dict[str, QWidget] = {}
+        self._kind_panel_run: tuple[str, str, int] | None = None
         self.tabs = QTabWidget()
         self.tabs.setObjectName("detail_tabs")
         self.tabs.addTab(self._build_samples_tab(), "Samples")
@@ -617,11 +631,18 @@ class RunDetailView(QWidget):
         self.message_label.setVisible(bool(message))
         running = record.status in (RunStatus.RUNNING, RunStatus.PENDING)
         missing = record.n_total - (record.n_ok + record.n_failed)
-        self.resume_button.setVisible(not running and missing > 0)
+        kind = run_kind(record.benchmark)
+        # Load tests and speech runs are not resumable (core.engine.runner.continue_run).
+        resumable = kind == KIND_QUALITY and not running
+        self.resume_button.setVisible(resumable and missing > 0)
         self.resume_button.setText(f"Resume ({missing} left)")
-        self.retry_button.setVisible(not running and record.n_failed > 0)
+        self.retry_button.setVisible(resumable and record.n_failed > 0)
         self.retry_button.setText(f"Retry {record.n_failed} failed")
+        self._reset_tile_captions()
         self._show_tiles(record, summary, loaded.computed)
+        if kind != KIND_QUALITY:
+            self._show_kind_tiles(kind, summary)
+        self._show_kind_panel(kind, record)
         self._show_metrics(record, summary)
         self._show_manifest(record)
         self._update_sample_count()
@@ -668,6 +689,94 @@ class RunDetailView(QWidget):
             if estimated
             else ("" if cost is not None else "no price for this model"),
         )
+
+    def _show_kind_tiles(self, kind: str, s: RunSummary | None) -> None:
+        """Speech and load-test runs: the tiles show the figures that matter for them."""
+        if kind == KIND_SPEECH:
+            audio = (s.audio if s is not None else None) or {}
+            wer, ci = audio.get("wer"), audio.get("wer_ci")
+            self.accuracy_tile.set_caption("WER (normalized)")
+            self.accuracy_tile.set(
+                format_percent(wer),
+                (f"95% CI {ci[0] * 100:.1f}–{ci[1] * 100:.1f}% · " if ci else "")
+                + f"CER {format_percent(audio.get('cer'))}",
+            )
+            self.accuracy_tile.setToolTip(str(audio.get("wer_ci_method") or ""))
+            if s is not None:
+                self.samples_tile.set_caption("Utterances")
+                self.samples_tile.set(
+                    f"{s.n_ok + s.n_failed:,} / {s.n_samples:,}",
+                    f"{s.n_correct:,} without error, {s.n_failed:,} failed",
+                )
+            speed = audio.get("rtfx")
+            self.throughput_tile.set_caption("RTFx (audio s / processing s)")
+            self.throughput_tile.set(
+                "—" if speed is None else f"{speed:,.1f}×",
+                f"{audio.get('audio_s') or 0:,.1f} s of audio",
+            )
+            self.latency_tile.set_caption("Time per clip p50 / p99")
+            if s is not None:
+                self.latency_tile.set(
+                    format_ms(s.e2e_ms.get("p50")), f"p99 {format_ms(s.e2e_ms.get('p99'))}"
+                )
+        elif kind == KIND_SPEED:
+            totals = ((s.speed if s is not None else None) or {}).get("totals") or {}
+            rps = totals.get("requests_per_s")
+            self.accuracy_tile.set_caption("Requests/s")
+            self.accuracy_tile.setToolTip("Successful requests per second over the measured window")
+            self.accuracy_tile.set("—" if rps is None else f"{rps:,.2f}", "all steps")
+            if s is not None:
+                self.samples_tile.set_caption("Requests")
+                self.samples_tile.set(
+                    f"{s.n_ok + s.n_failed:,} / {s.n_samples:,}", f"{s.n_failed:,} failed"
+                )
+            tps = totals.get("output_tokens_per_s")
+            self.throughput_tile.set("—" if tps is None else f"{tps:,.1f}", "aggregate")
+
+    def _reset_tile_captions(self) -> None:
+        self.accuracy_tile.setToolTip("")
+        self.samples_tile.set_caption("Samples")
+        self.accuracy_tile.set_caption("Accuracy")
+        self.throughput_tile.set_caption("Output tokens/s")
+        self.latency_tile.set_caption("Latency p50 (TTFT / E2E)")
+
+    def kind_panel(self, kind: str) -> QWidget | None:
+        """The tab for a speed or speech run (built on first use); None for quality runs."""
+        if kind == KIND_QUALITY:
+            return None
+        panel = self._kind_panels.get(kind)
+        if panel is None:
+            if kind == KIND_SPEED:
+                from openbench_desktop.ui.views.speed_detail import SpeedDetailPanel
+
+                panel = SpeedDetailPanel(self.ctx)
+            else:
+                from openbench_desktop.ui.views.audio_detail import AudioDetailPanel
+
+                panel = AudioDetailPanel(self.ctx)
+            panel.setObjectName(f"detail_{kind}_panel")
+            self._kind_panels[kind] = panel
+        return panel
+
+    def _show_kind_panel(self, kind: str, record: RunRecord) -> None:
+        """Put the run's own tab first (and show it) for speed and speech runs."""
+        for other, panel in self._kind_panels.items():
+            if other != kind and (index := self.tabs.indexOf(panel)) >= 0:
+                self.tabs.removeTab(index)
+                panel.clear()  # type: ignore[attr-defined]
+        panel = self.kind_panel(kind)
+        if panel is None:
+            self._kind_panel_run = None
+            return
+        if self.tabs.indexOf(panel) < 0:
+            self.tabs.insertTab(0, panel, KIND_TAB_TITLES[kind])
+        # Reload the panel only when the run, or how much of it is stored, changed.
+        key = (record.run_id, record.status.value, record.n_ok + record.n_failed)
+        if key != self._kind_panel_run:
+            if self._kind_panel_run is None or self._kind_panel_run[0] != record.run_id:
+                self.tabs.setCurrentWidget(panel)
+            self._kind_panel_run = key
+            panel.show_run(record.run_id)  # type: ignore[attr-defined]
 
     def _show_metrics(self, record: RunRecord, s: RunSummary | None) -> None:
         for row, (key, _label) in enumerate(LATENCIES):

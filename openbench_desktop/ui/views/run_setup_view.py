@@ -19,7 +19,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSpinBox,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -61,6 +62,14 @@ from openbench_desktop.core.engine.runner import build_messages, prepare_run
 from openbench_desktop.core.errors import OpenBenchError
 from openbench_desktop.ui.bridge.endpoint_probe import EndpointProbe, ProbeResult
 from openbench_desktop.ui.context import AppContext
+from openbench_desktop.ui.views.run_kinds import (
+    KIND_LABELS,
+    KIND_QUALITY,
+    KIND_SPEECH,
+    KIND_SPEED,
+    KIND_TIPS,
+    run_kind,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +77,18 @@ log = logging.getLogger(__name__)
 #: kinds (and the endpoint types that serve them) here; :meth:`RunSetupView.benchmark_allowed`
 #: is the one place that filters the list.
 CHAT_BENCHMARK_KINDS = frozenset({"quality"})
+
+def spec_kind(spec: RunSpec) -> str:
+    """Which page of the setup shows ``spec``."""
+    return run_kind(spec.benchmark)
+
+
+class KindPanel(Protocol):
+    """What a page for another kind of run offers (see ``ui/views/speed_setup.py``)."""
+
+    def build_spec(self) -> RunSpec | str: ...
+    def fill_from_spec(self, spec: RunSpec) -> None: ...
+    def prepare(self, spec: RunSpec) -> RunSpec: ...
 
 SIMULATED_TAG = "simulated"
 # A simulated endpoint's real URL exists only once its local server runs; templates and
@@ -199,6 +220,28 @@ class RunSetupView(QWidget):
         header.addWidget(self.template_delete)
         header.addWidget(self.template_save)
 
+        self.kind_group = QButtonGroup(self)
+        self.kind_group.setExclusive(True)
+        kinds = QHBoxLayout()
+        kinds.addWidget(QLabel("Benchmark:"))
+        self._kind_buttons: dict[str, QPushButton] = {}
+        for kind, label in KIND_LABELS.items():
+            button = QPushButton(label)
+            button.setCheckable(True)
+            button.setObjectName(f"kind_{kind}")
+            button.setAccessibleName(f"Benchmark kind: {label}")
+            button.setToolTip(KIND_TIPS[kind])
+            button.clicked.connect(lambda _checked=False, k=kind: self.set_kind(k))
+            self.kind_group.addButton(button)
+            kinds.addWidget(button)
+            self._kind_buttons[kind] = button
+        kinds.addStretch(1)
+        self._kind_buttons[KIND_QUALITY].setChecked(True)
+        self._kind = KIND_QUALITY
+        self._panels: dict[str, QWidget] = {}
+        self._kind_pages: dict[str, QWidget] = {}
+        self._start_slots: dict[str, QVBoxLayout] = {}
+
         left = QVBoxLayout()
         left.addWidget(self._build_model_group())
         left.addWidget(self._build_benchmark_group())
@@ -207,16 +250,24 @@ class RunSetupView(QWidget):
         right.addWidget(self._build_params_group())
         right.addWidget(self._build_start_group())
         right.addStretch(1)
-        columns = QHBoxLayout()
+        quality = QWidget()
+        quality.setObjectName("kind_page_quality")
+        columns = QHBoxLayout(quality)
+        columns.setContentsMargins(0, 0, 0, 0)
         columns.setSpacing(16)
         columns.addLayout(left, 3)
         columns.addLayout(right, 2)
+        self.kind_stack = QStackedWidget()
+        self.kind_stack.setObjectName("kind_stack")
+        self.kind_stack.addWidget(quality)
+        self._kind_pages[KIND_QUALITY] = quality
 
         inner = QWidget()
         layout = QVBoxLayout(inner)
         layout.setContentsMargins(16, 12, 16, 16)
         layout.addLayout(header)
-        layout.addLayout(columns, 1)
+        layout.addLayout(kinds)
+        layout.addWidget(self.kind_stack, 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -468,14 +519,75 @@ class RunSetupView(QWidget):
         self.start_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         inner = QVBoxLayout(box)
         inner.addWidget(self.estimate)
+        self.estimate_box = box
         holder = QWidget()
         layout = QVBoxLayout(holder)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(box)
-        layout.addWidget(self.start_button)
-        layout.addWidget(self.start_status)
+        # The Start button and its status line move to the page of the chosen kind.
+        self._start_holder = QWidget()
+        start_layout = QVBoxLayout(self._start_holder)
+        start_layout.setContentsMargins(0, 0, 0, 0)
+        start_layout.addWidget(self.start_button)
+        start_layout.addWidget(self.start_status)
+        layout.addWidget(self._start_holder)
+        self._start_slots[KIND_QUALITY] = layout
         self.start_status.hide()
         return holder
+
+    # -- kinds of run ----------------------------------------------------------------------
+
+    @property
+    def kind(self) -> str:
+        return self._kind
+
+    def panel(self, kind: str) -> Any:
+        """The page of ``kind`` (built on first use); None for the quality form."""
+        if kind == KIND_QUALITY:
+            return None
+        panel = self._panels.get(kind)
+        if panel is None:
+            if kind == KIND_SPEED:
+                from openbench_desktop.ui.views.speed_setup import SpeedSetupPanel
+
+                panel = SpeedSetupPanel(self.ctx)
+            elif kind == KIND_SPEECH:
+                from openbench_desktop.ui.views.audio_setup import AudioSetupPanel
+
+                panel = AudioSetupPanel(self.ctx)
+            else:
+                raise ValueError(f"unknown kind of run: {kind}")
+            panel.changed.connect(self._on_panel_changed)
+            page = QWidget()
+            page.setObjectName(f"kind_page_{kind}")
+            row = QHBoxLayout(page)
+            row.setContentsMargins(0, 0, 0, 0)
+            row.setSpacing(16)
+            row.addWidget(panel, 3)
+            slot = QVBoxLayout()
+            slot.addStretch(1)
+            row.addLayout(slot, 1)
+            self._start_slots[kind] = slot
+            self._panels[kind] = panel
+            self._kind_pages[kind] = page
+            self.kind_stack.addWidget(page)
+        return panel
+
+    def set_kind(self, kind: str) -> None:
+        """Show the page for ``kind`` (quality, speed or speech)."""
+        self.panel(kind)
+        self._kind = kind
+        self._kind_buttons[kind].setChecked(True)
+        slot = self._start_slots[kind]
+        # Quality: under its estimate box; other kinds: at the top of their right column.
+        slot.insertWidget(1 if kind == KIND_QUALITY else 0, self._start_holder)
+        self.kind_stack.setCurrentWidget(self._kind_pages[kind])
+        self._status(self.start_status, "")
+
+    @Slot()
+    def _on_panel_changed(self) -> None:
+        if self.start_status.isVisible() and not self._starting:
+            self._status(self.start_status, "")
 
     # -- the hook for other model kinds ----------------------------------------------------
 
@@ -959,7 +1071,14 @@ class RunSetupView(QWidget):
         )
 
     def build_spec(self) -> RunSpec | str:
-        """The form as a RunSpec, or a message saying what is missing."""
+        """The current page as a RunSpec, or a message saying what is missing."""
+        panel = self.panel(self._kind)
+        if panel is not None:
+            spec: RunSpec | str = panel.build_spec()
+            return spec
+        return self._build_quality_spec()
+
+    def _build_quality_spec(self) -> RunSpec | str:
         choice = self.current_endpoint()
         if choice is None:
             return "Choose an endpoint (add one in Settings)."
@@ -980,8 +1099,15 @@ class RunSetupView(QWidget):
         """Show ``spec`` in the form (duplicate run, template, last choices).
 
         ``endpoint`` names the saved endpoint (or "demo") it was made with; without it the
-        endpoint is matched by URL, and an unknown URL is offered as it is.
+        endpoint is matched by URL, and an unknown URL is offered as it is. A speed or
+        speech spec opens its own page.
         """
+        kind = spec_kind(spec)
+        self.set_kind(kind)
+        panel = self.panel(kind)
+        if panel is not None:
+            panel.fill_from_spec(spec)
+            return
         self._base_spec = spec
         self._select_endpoint_for(spec, endpoint)
         self.model_combo.setEditText(spec.model)
@@ -1060,13 +1186,26 @@ class RunSetupView(QWidget):
         if isinstance(spec, str):
             self._status(self.start_status, spec, error=True)
             return
+        panel = self.panel(self._kind)
+        self._starting = True
+        self.start_button.setEnabled(False)
+        self._status(self.start_status, "Checking the run …")
+        if panel is not None:
+            checked = spec
+
+            def prepare_panel() -> RunSpec | _Refused:
+                try:
+                    ready: RunSpec = panel.prepare(checked)
+                except OpenBenchError as exc:
+                    return _Refused(str(exc))
+                return ready
+
+            self._submit(prepare_panel, self._on_prepared)
+            return
         choice = self.current_endpoint()
         assert choice is not None
         demo = self._demo() if choice.source == "demo" else None
         paths = self.ctx.paths
-        self._starting = True
-        self.start_button.setEnabled(False)
-        self._status(self.start_status, "Checking the run …")
 
         def prepare() -> RunSpec | _Refused:
             ready = spec
@@ -1103,7 +1242,8 @@ class RunSetupView(QWidget):
         self.ctx.signals.navigate.emit("setup")  # the message is here, with the form
 
     def _remember(self, spec: RunSpec) -> None:
-        self.ctx.settings.last_run = {"endpoint": self._endpoint_memo(), "spec": spec.to_dict()}
+        endpoint = self._endpoint_memo() if self._kind == KIND_QUALITY else None
+        self.ctx.settings.last_run = {"endpoint": endpoint, "spec": spec.to_dict()}
         self._save_settings()
 
     def _restore_last_choices(self) -> None:
@@ -1173,7 +1313,14 @@ class RunSetupView(QWidget):
         return name if ok else None
 
     def _on_save_template(self) -> None:
-        spec = self._spec_from_form(self.current_endpoint())
+        if self._kind == KIND_QUALITY:
+            spec = self._spec_from_form(self.current_endpoint())
+        else:
+            built = self.build_spec()
+            if isinstance(built, str):
+                self._status(self.start_status, f"Not saved: {built}", error=True)
+                return
+            spec = built
         suggestion = spec.name or " · ".join(p for p in (spec.model, spec.benchmark) if p)
         name = (self._ask_template_name(suggestion) or "").strip()
         if not name:
