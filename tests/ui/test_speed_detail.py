@@ -217,7 +217,10 @@ def test_definitions_side_by_side_equal_core_recompute(
     # vLLM counts the role-only chunk the server sends at once as the first token.
     assert cell("ttft_ms:p50", "openbench") >= 50 > 15 > cell("ttft_ms:p50", "vllm")
     # LLMPerf's ITL includes the TTFT (last content chunk / chunks received).
-    assert cell("itl_ms:p50", "llmperf") > 3 * cell("itl_ms:p50", "openbench")
+    # With a 50 ms TTFT spread over at most 12 chunks (8 tokens, role, finish, usage)
+    # that is at least 50/12 ms, whatever the gaps between tokens were on this machine.
+    assert cell("itl_ms:p50", "llmperf") > cell("itl_ms:p50", "openbench")
+    assert cell("itl_ms:p50", "llmperf") >= 50 / 12
     # vLLM's TPOT excludes the first token but measures it from its early TTFT.
     assert cell("tpot_ms:p50", "vllm") > cell("tpot_ms:p50", "openbench")
     # LLMPerf has no TPOT.

@@ -31,15 +31,12 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
-    QFrame,
     QGridLayout,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QMessageBox,
     QSizePolicy,
     QTableView,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -58,6 +55,7 @@ from openbench_desktop.ui.charts.audio_charts import (
     WerRtfxChart,
     _AudioChart,
 )
+from openbench_desktop.ui.charts.chart_card import ChartCard
 from openbench_desktop.ui.charts.compare_charts import CompareChart
 from openbench_desktop.ui.charts.export import DEFAULT_DPI, export_chart, format_for
 from openbench_desktop.ui.context import AppContext
@@ -228,33 +226,6 @@ class _Job(QRunnable):
             self.relay.finished.emit(self.generation, result, error)
 
 
-class _Card(QFrame):
-    """A chart (or table) with a one-line explanation and an Export… button."""
-
-    def __init__(self, slug: str, title: str, hint: str, body: QWidget,
-                 exportable: bool = True) -> None:
-        super().__init__()
-        self.setObjectName(f"card_{slug}")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        label = QLabel(hint)
-        label.setWordWrap(True)
-        label.setStyleSheet("color: palette(placeholder-text);")
-        header = QHBoxLayout()
-        header.addWidget(label, 1)
-        self.export_button: QToolButton | None = None
-        if exportable:
-            self.export_button = QToolButton()
-            self.export_button.setText("Export…")
-            self.export_button.setObjectName(f"export_{slug}")
-            self.export_button.setAccessibleName(f"Export {title}")
-            self.export_button.setToolTip("Save this chart as PNG or SVG, or its numbers as CSV")
-            header.addWidget(self.export_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(header)
-        layout.addWidget(body, 1)
-
-
 class AudioCompareSection(QWidget):
     """Shown under Compare's charts when the picked runs include speech runs."""
 
@@ -316,21 +287,20 @@ class AudioCompareSection(QWidget):
             self.scatter.slug: "Lower is more accurate, further right is faster; "
             "whiskers: the WER interval.",
         }
-        self.cards: dict[str, _Card] = {}
+        self.cards: dict[str, ChartCard] = {}
         grid = QGridLayout()
         grid.setSpacing(8)
         for n, chart in enumerate(self.charts_all()):
-            card = _Card(chart.slug, chart.title, hints[chart.slug], chart)
+            card = ChartCard(chart, chart.slug, hints[chart.slug], title=chart.title)
             assert card.export_button is not None
             card.export_button.clicked.connect(
                 lambda _c=False, ch=chart: self._on_export_chart(ch)
             )
             self.cards[chart.slug] = card
             grid.addWidget(card, n // 2, n % 2)
-        self.deltas_card = _Card(
-            "speech_deltas", "ΔWER", "Paired comparison with the baseline on the utterances "
+        self.deltas_card = ChartCard(
+            deltas, "speech_deltas", "Paired comparison with the baseline on the utterances "
             "both runs scored: the same utterances are resampled for both runs.",
-            deltas, exportable=False,
         )
         grid.addWidget(self.deltas_card, 1, 1)
         layout = QVBoxLayout(self)

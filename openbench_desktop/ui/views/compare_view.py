@@ -42,7 +42,6 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QTableView,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -51,6 +50,7 @@ from openbench_desktop.core.domain import RunRecord, RunStatus
 from openbench_desktop.core.labels import spec_label
 from openbench_desktop.core.stats import Comparison, RunColumns, RunInput, compare_runs
 from openbench_desktop.core.storage import Store
+from openbench_desktop.ui.charts.chart_card import ChartCard
 from openbench_desktop.ui.charts.compare_charts import (
     LATENCY_METRICS,
     AccuracyCostChart,
@@ -127,33 +127,6 @@ def _run_item_text(record: RunRecord) -> str:
     return (
         f"{_run_label(record)}\n{record.benchmark} · {acc} · {record.n_total} samples\n{when} UTC"
     )
-
-
-class _ChartCard(QFrame):
-    """A chart with a one-line explanation and its own Export button above it."""
-
-    def __init__(self, chart: CompareChart, hint: str, extra: QWidget | None = None) -> None:
-        super().__init__()
-        self.chart = chart
-        self.setObjectName(f"card_{chart.slug}")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.hint = QLabel(hint)
-        self.hint.setWordWrap(True)
-        self.hint.setStyleSheet("color: palette(placeholder-text);")
-        self.export_button = QToolButton()
-        self.export_button.setText("Export…")
-        self.export_button.setObjectName(f"export_{chart.slug}")
-        self.export_button.setAccessibleName(f"Export {chart.title}")
-        self.export_button.setToolTip("Save this chart as PNG or SVG, or its numbers as CSV")
-        header = QHBoxLayout()
-        header.addWidget(self.hint, 1)
-        if extra is not None:
-            header.addWidget(extra)
-        header.addWidget(self.export_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(header)
-        layout.addWidget(chart, 1)
 
 
 class CompareView(QWidget):
@@ -306,7 +279,7 @@ class CompareView(QWidget):
         self.latency_metric.currentIndexChanged.connect(
             lambda _i: self.latency_chart.set_metric(self.latency_metric.currentData())
         )
-        self.cards: dict[str, _ChartCard] = {}
+        self.cards: dict[str, ChartCard] = {}
         for chart, hint, extra in (
             (
                 self.scores_chart,
@@ -334,7 +307,10 @@ class CompareView(QWidget):
                 None,
             ),
         ):
-            card = _ChartCard(chart, hint, extra)
+            card = ChartCard(
+                chart, chart.slug, hint, title=chart.title, controls=[extra] if extra else ()
+            )
+            assert card.export_button is not None
             card.export_button.clicked.connect(lambda _c=False, ch=chart: self._on_export_chart(ch))
             self.charts[chart.slug] = chart
             self.cards[chart.slug] = card
@@ -780,7 +756,8 @@ class CompareView(QWidget):
             self.stack.setCurrentIndex(0)
         self.export_all_button.setEnabled(n >= 2 and self.comparison is not None)
         for card in self.cards.values():
-            card.export_button.setEnabled(self.comparison is not None)
+            if card.export_button is not None:
+                card.export_button.setEnabled(self.comparison is not None)
 
     @Slot(str)
     def _on_theme_changed(self, _theme: str) -> None:

@@ -54,6 +54,7 @@ from openbench_desktop.ui.charts.live_charts import LatencyHistogram, TtftTimeli
 from openbench_desktop.ui.context import AppContext
 from openbench_desktop.ui.models.live_samples_model import LiveSamplesModel
 from openbench_desktop.ui.views.run_kinds import KIND_SPEECH, KIND_SPEED, run_kind
+from openbench_desktop.ui.views.stat import Stat
 
 if TYPE_CHECKING:
     from openbench_desktop.ui.views.speed_live import SpeedLivePanel
@@ -114,34 +115,6 @@ def format_rate(per_s: float | None) -> str:
     if per_s is None or not math.isfinite(per_s):
         return "—"
     return f"{per_s:,.0f}/s" if per_s >= 100 else f"{per_s:.1f}/s"
-
-
-class _Stat(QWidget):
-    """A caption over a value, like a dashboard tile."""
-
-    def __init__(self, caption: str, name: str, tip: str) -> None:
-        super().__init__()
-        self.caption = QLabel(caption)
-        self.caption.setObjectName(f"{name}_caption")
-        self.caption.setStyleSheet("color: palette(placeholder-text);")
-        self.value = QLabel("—")
-        self.value.setObjectName(name)
-        self.value.setAccessibleName(caption)
-        self.value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        font = QFont(self.value.font())
-        font.setPointSizeF(font.pointSizeF() * 1.3)
-        font.setBold(True)
-        self.value.setFont(font)
-        self.detail = QLabel("")
-        self.detail.setObjectName(f"{name}_detail")
-        self.detail.setStyleSheet("color: palette(placeholder-text);")
-        self.setToolTip(tip)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self.caption)
-        layout.addWidget(self.value)
-        layout.addWidget(self.detail)
 
 
 class RunPanel(QWidget):
@@ -227,22 +200,22 @@ class RunPanel(QWidget):
         self.progress_bar.setRange(0, max(1, n_total or 1))
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("%v / %m samples (%p%)")
-        self.rate = _Stat("Samples/s", "run_rate", "Samples finished per second, recently")
-        self.elapsed = _Stat("Elapsed", "run_elapsed", "Time since the run started")
-        self.eta = _Stat("Time left", "run_eta", "Estimated from the recent rate")
-        self.accuracy = _Stat(
+        self.rate = Stat("Samples/s", "run_rate", "Samples finished per second, recently")
+        self.elapsed = Stat("Elapsed", "run_elapsed", "Time since the run started")
+        self.eta = Stat("Time left", "run_eta", "Estimated from the recent rate")
+        self.accuracy = Stat(
             "Accuracy",
             "run_accuracy",
             "Correct answers among the samples answered so far, with a 95% Wilson interval",
         )
-        self.failures = _Stat("Failed", "run_failures", "Requests without a usable answer")
+        self.failures = Stat("Failed", "run_failures", "Requests without a usable answer")
         # Room for the longest detail line, so the interval is never cut while it changes.
         self.accuracy.setMinimumWidth(
             self.accuracy.detail.fontMetrics().horizontalAdvance(
                 "99,999 of 99,999 answered · 95% CI 99.9%–100.0%"
             )
         )
-        self.rtfx = _Stat(
+        self.rtfx = Stat(
             "RTFx so far",
             "run_rtfx",
             "Seconds of audio per second of processing over the scored clips (higher is "

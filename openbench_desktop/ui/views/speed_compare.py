@@ -20,11 +20,9 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -41,6 +39,7 @@ from openbench_desktop.core.speed.views import (
     pick_steps,
     timings_of_steps,
 )
+from openbench_desktop.ui.charts.chart_card import ChartCard
 from openbench_desktop.ui.charts.compare_charts import CompareChart
 from openbench_desktop.ui.charts.export import DEFAULT_DPI, export_chart, format_for
 from openbench_desktop.ui.charts.speed_charts import (
@@ -94,34 +93,11 @@ def _combo(name: str, accessible: str, items: dict[str, str]) -> QComboBox:
     return combo
 
 
-class _Card(QFrame):
-    """A chart with a one-line explanation, its controls and its own Export button."""
-
-    def __init__(self, chart: CompareChart, hint: str, controls: list[QWidget]) -> None:
-        super().__init__()
-        self.chart = chart
-        self.setObjectName(f"card_{chart.slug}")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.hint = QLabel(hint)
-        self.hint.setWordWrap(True)
-        self.hint.setStyleSheet("color: palette(placeholder-text);")
-        self.export_button = QToolButton()
-        self.export_button.setText("Export…")
-        self.export_button.setObjectName(f"export_{chart.slug}")
-        self.export_button.setAccessibleName(f"Export {chart.title}")
-        self.export_button.setToolTip(
-            "Save this chart as PNG or SVG, or its numbers as CSV or JSON"
-        )
-        row = QHBoxLayout()
-        for widget in controls:
-            row.addWidget(widget)
-        row.addStretch(1)
-        row.addWidget(self.export_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.hint)
-        layout.addLayout(row)
-        layout.addWidget(chart, 1)
+def _card(chart: CompareChart, hint: str, controls: list[QWidget]) -> ChartCard:
+    return ChartCard(
+        chart, chart.slug, hint, title=chart.title, controls=controls, controls_below=True,
+        export_tip="Save this chart as PNG or SVG, or its numbers as CSV or JSON",
+    )
 
 
 class SpeedCompareSection(QWidget):
@@ -171,7 +147,7 @@ class SpeedCompareSection(QWidget):
         )
         for combo in (self.x_combo, self.metric_combo, self.pct_combo):
             combo.currentIndexChanged.connect(self._on_curve_axes)
-        self.throughput_card = _Card(
+        self.throughput_card = _card(
             self.throughput_chart,
             "Each run's steps in order of offered load: achieved throughput against "
             "latency; whiskers: 95% bootstrap CI. A single-step run is one point; a red "
@@ -188,13 +164,14 @@ class SpeedCompareSection(QWidget):
         self.cdf_metric_combo.currentIndexChanged.connect(self._request_cdfs)
         self.cdf_steps_combo.currentIndexChanged.connect(self._request_cdfs)
         self.log_check.toggled.connect(self.cdf_chart.set_log_x)
-        self.cdf_card = _Card(
+        self.cdf_card = _card(
             self.cdf_chart,
             "Share of successful requests at or below each latency, one curve per run "
             "(sweeps: the steps chosen). Each run under its own definitions.",
             [self.cdf_metric_combo, self.cdf_steps_combo, self.log_check],
         )
         for card in (self.throughput_card, self.cdf_card):
+            assert card.export_button is not None
             card.export_button.clicked.connect(
                 lambda _=False, c=card.chart: self._on_export(c)
             )

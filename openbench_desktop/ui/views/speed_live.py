@@ -47,6 +47,7 @@ from openbench_desktop.core.speed import metrics as sm
 from openbench_desktop.core.speed.runner import SpeedOptions
 from openbench_desktop.ui.charts.live_charts import GrowingArray
 from openbench_desktop.ui.charts.speed_live_charts import SpeedLatencyChart, SpeedThroughputChart
+from openbench_desktop.ui.views.stat import Stat
 
 UPDATE_INTERVAL_MS: Final = 250
 WINDOW_S: Final = 5.0  # throughput and the charts' latency follow the last few seconds
@@ -273,32 +274,6 @@ class SpeedStepsModel(QAbstractTableModel):
 # -- the panel -------------------------------------------------------------------------------
 
 
-class _Tile(QWidget):
-    """A caption over a big value and a small detail line."""
-
-    def __init__(self, caption: str, name: str, tip: str) -> None:
-        super().__init__()
-        self.caption = QLabel(caption)
-        self.caption.setStyleSheet("color: palette(placeholder-text);")
-        self.value = QLabel("—")
-        self.value.setObjectName(name)
-        self.value.setAccessibleName(caption)
-        font = QFont(self.value.font())
-        font.setPointSizeF(font.pointSizeF() * 1.3)
-        font.setBold(True)
-        self.value.setFont(font)
-        self.detail = QLabel("")
-        self.detail.setObjectName(f"{name}_detail")
-        self.detail.setStyleSheet("color: palette(placeholder-text);")
-        self.setToolTip(tip)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self.caption)
-        layout.addWidget(self.value)
-        layout.addWidget(self.detail)
-
-
 class SpeedLivePanel(QWidget):
     """Live figures of one speed run (see the module docstring)."""
 
@@ -321,21 +296,21 @@ class SpeedLivePanel(QWidget):
         self.shown: dict[str, dict[str, float | None]] = {}  # the percentiles on screen
 
         # -- tiles
-        self.step_tile = _Tile("Step", "speed_step", "The step of the load profile running now")
-        self.rps_tile = _Tile(
+        self.step_tile = Stat("Step", "speed_step", "The step of the load profile running now")
+        self.rps_tile = Stat(
             "Requests/s", "speed_rps",
             f"Successful requests finished per second over the last {WINDOW_S:g} s",
         )
-        self.tps_tile = _Tile(
+        self.tps_tile = Stat(
             "Output tokens/s", "speed_tps",
             f"Output tokens (as the server counted them) per second over the last {WINDOW_S:g} s",
         )
-        self.inflight_tile = _Tile(
+        self.inflight_tile = Stat(
             "In flight", "speed_in_flight",
             "Requests in flight: exact for closed-loop steps (their concurrency); for "
             "rate steps ≈ requests/s × mean latency (Little's law)",
         )
-        self.failed_tile = _Tile("Failed", "speed_failed", "Failed requests, by category")
+        self.failed_tile = Stat("Failed", "speed_failed", "Failed requests, by category")
         self.failed_tile.detail.setWordWrap(True)
         tiles = QHBoxLayout()
         tiles.setSpacing(28)
