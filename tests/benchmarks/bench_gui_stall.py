@@ -5,6 +5,7 @@ Run on demand (not collected by pytest)::
     .venv/bin/python tests/benchmarks/bench_gui_stall.py             # loopback, then synthetic
     .venv/bin/python tests/benchmarks/bench_gui_stall.py --mode synthetic --repeat 3
     .venv/bin/python tests/benchmarks/bench_gui_stall.py --mode synthetic --profile build/gui.txt
+    .venv/bin/python tests/benchmarks/bench_gui_stall.py --mode synthetic --kind speed --repeat 3
 
 (``--profile`` needs pyinstrument in the venv: ``.venv/bin/pip install pyinstrument``.)
 
@@ -23,6 +24,10 @@ Load, two modes (both go through ``RunController`` → job signals → ``LiveRun
   realistic ``SampleResult`` rows, submits them to the real ``ResultWriter`` (SQLite) and
   emits ``SamplesFinished`` / ``Progress`` batches every ``GUI_EVENT_INTERVAL_S`` through
   the same ``RunWorker`` signal path as the engine.
+
+``--kind speed`` feeds load-test results (as the speed runner stores them: chunk offsets,
+per-request details) so the live *speed* panel (percentiles, throughput charts) is the view
+under load instead of the chat run's charts and table.
 
 Goal: stall p99 <= 50 ms at 2,000 samples/s.
 """
@@ -167,9 +172,38 @@ def _template_results(n: int = 256) -> list[SampleResult]:
     return out
 
 
-def make_synthetic_execute(rate: float, n_total: int) -> Callable[..., object]:
+def _speed_templates(n: int = 256) -> list[SampleResult]:
+    """Load-test rows as the speed runner stores them: 64 chunks, every 97th failed."""
+    from openbench_desktop.core.domain import ErrorCategory
+    from openbench_desktop.core.speed import metrics as sm
+
+    rng = random.Random(11)
+    out = []
+    for i in range(n):
+        details = sm.details_json({"step": 0, "scheduled_ns": 0, "queue_ms": 0.0})
+        if i % 97 == 96:
+            out.append(SampleResult(
+                index=i, status=SampleStatus.FAILED, error_category=ErrorCategory.SERVER_ERROR,
+                error_message="HTTP 503: overloaded", extracted=details,
+            ))
+            continue
+        ttft = rng.lognormvariate(4.6, 0.35)
+        e2e = ttft + rng.lognormvariate(6.0, 0.3)
+        offsets = tuple(int((ttft + (e2e - ttft) * k / 63) * 1e6) for k in range(64))
+        out.append(SampleResult(
+            index=i, status=SampleStatus.OK, output="x " * 64, extracted=details,
+            streamed=True, chunk_offsets_ns=offsets, chunk_chars=(2,) * 64,
+            chunk_kinds="c" * 64, end_offset_ns=int(e2e * 1e6) + 200_000, output_tokens=64,
+            input_tokens=256, usage_reported=True, ttft_ms=ttft, e2e_ms=e2e,
+        ))
+    return out
+
+
+def make_synthetic_execute(
+    rate: float, n_total: int, kind: str = "chat"
+) -> Callable[..., object]:
     """An ``execute_run`` stand-in that produces ``rate`` samples/s, engine-style."""
-    templates = _template_results()
+    templates = _speed_templates() if kind == "speed" else _template_results()
 
     def execute(
         spec: RunSpec,
@@ -255,7 +289,12 @@ def _custom_dataset(folder: Path, n: int) -> Path:
 
 
 def measure(
-    mode: str, rate: float, seconds: float, concurrency: int, profile: Path | None = None
+    mode: str,
+    rate: float,
+    seconds: float,
+    concurrency: int,
+    profile: Path | None = None,
+    kind: str = "chat",
 ) -> dict[str, Any]:
     from PySide6.QtWidgets import QApplication
 
@@ -272,7 +311,9 @@ def measure(
     if mode == "synthetic":
         n_total = int(rate * (seconds + 5))
         deps = RunDeps(ctx.store, ctx.writer, ctx.paths, ctx.secrets)
-        ctx.controller = RunController(deps, execute=make_synthetic_execute(rate, n_total))
+        ctx.controller = RunController(
+            deps, execute=make_synthetic_execute(rate, n_total, kind)
+        )
         spec = RunSpec(
             provider="openai",
             base_url="http://127.0.0.1:9/v1",
@@ -280,6 +321,13 @@ def measure(
             benchmark="gsm8k",
             concurrency=concurrency,
         )
+        if kind == "speed":
+            from openbench_desktop.core.speed.runner import speed_spec
+
+            spec = speed_spec(
+                base_url="http://127.0.0.1:9/v1", model="synthetic-2000",
+                concurrency=concurrency, requests=n_total,
+            )
     else:
         parent_conn, child_conn = mp.Pipe()
         server_proc = mp.get_context("spawn").Process(target=_serve, args=(child_conn,))
@@ -337,7 +385,7 @@ def measure(
         loaded = probe.stats()
         shot = Path(__file__).resolve().parents[2] / "build" / "screenshots"
         shot.mkdir(parents=True, exist_ok=True)
-        view.grab().save(str(shot / f"live_runs_bench_{mode}.png"))
+        view.grab().save(str(shot / f"live_runs_bench_{mode}_{kind}.png"))
         result = {
             "mode": mode,
             "target_rate": rate if mode == "synthetic" else None,
@@ -350,8 +398,10 @@ def measure(
             "baseline_stall": baseline,
             "stall": loaded,
             "load_average_1min": round(os.getloadavg()[0], 2),
+            "kind": kind,
             "table_rows": panel.model.rowCount(),
             "chart_points": panel.timeline.n_values,
+            "speed_panel_updates": panel.speed.n_updates if panel.speed else None,
         }
         ctx.controller.cancel_all()
         ctx.controller.wait_all()
@@ -372,6 +422,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=2000.0, help="synthetic samples/s")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument(
+        "--kind", choices=("chat", "speed"), default="chat",
+        help="synthetic mode: chat-run rows (accuracy view) or load-test rows (speed panel)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per mode")
     parser.add_argument(
         "--profile", type=Path, help="write a pyinstrument profile of the GUI thread here"
@@ -388,7 +442,9 @@ def main(argv: list[str] | None = None) -> int:
     for mode in modes:
         p99s, rates = [], []
         for _ in range(args.repeat):
-            r = measure(mode, args.rate, args.seconds, args.concurrency, args.profile)
+            r = measure(
+                mode, args.rate, args.seconds, args.concurrency, args.profile, args.kind
+            )
             if args.json:
                 print(json.dumps(r))
             s, b = r["stall"], r["baseline_stall"]

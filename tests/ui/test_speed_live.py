@@ -158,6 +158,7 @@ def test_twenty_thousand_results_cost_a_bounded_number_of_updates(qtbot: QtBot) 
     # 200 batches arrive before the event loop runs: numbers are taken, nothing is drawn.
     for start in range(0, len(results), 100):
         panel.add_results(results[start : start + 100])
+    panel.drain()  # the per-request work runs on the panel's worker thread
     assert panel.n_batches == 200 and panel.stats.n_done == 20_000
     assert panel.n_updates == 0 and panel.throughput_chart.n_draws == 0
 

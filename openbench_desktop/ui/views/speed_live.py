@@ -21,9 +21,11 @@ the summary's per-step table and, prominently, whether the client limited the re
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
 
 import numpy as np
@@ -77,10 +79,13 @@ def format_per_s(value: float | None) -> str:
 
 def _pcts(values: np.ndarray, *, exact: bool) -> dict[str, float | None]:
     """p50/p90/p99 with numpy's linear interpolation, as the run summary computes them."""
+    if not exact and len(values) > EXACT_LIMIT:
+        # Thin before anything else touches the array: the pooled ITL gaps of a long
+        # run at 2,000 requests/s pass a million values, too many to copy 4 times a second.
+        values = values[:: len(values) // EXACT_LIMIT + 1]
+    values = values[~np.isnan(values)]
     if not len(values):
         return dict.fromkeys(SHOWN_PERCENTILES)
-    if not exact and len(values) > EXACT_LIMIT:
-        values = values[:: len(values) // EXACT_LIMIT + 1]
     qs = np.percentile(values, _Q)
     return {k: float(q) for k, q in zip(SHOWN_PERCENTILES, qs, strict=True)}
 
@@ -106,33 +111,41 @@ class SpeedLiveStats:
         self.errors: Counter[str] = Counter()
         self.step_starts: dict[int, float] = {}  # step -> first seen end/send time (s)
         self.current_step = 0
+        self.lock = threading.Lock()
 
     @property
     def n_done(self) -> int:
         return self.n_ok + self.n_failed
 
     def add(self, results: Iterable[SampleResult]) -> int:
-        """Take a batch; how many results it held."""
+        """Take a batch; how many results it held.
+
+        Safe to call from one worker thread while the GUI thread reads: the per-request
+        work runs without the lock, which guards only the appends (and the readers'
+        snapshots), so a reader never waits for a batch to be parsed.
+        """
         ends: list[float] = []
         ttft: list[float] = []
         e2e: list[float] = []
         tokens: list[float] = []
         gaps: list[float] = []
-        n = 0
+        errors: Counter[str] = Counter()
+        starts: dict[int, float] = {}
+        n = n_ok = 0
+        top_step = self.current_step
         nan = math.nan
         for r in results:
             n += 1
             t = sm.timing_of(r)
             if self.origin_ns is None:
                 self.origin_ns = t.scheduled_ns
-            if t.step not in self.step_starts:
-                self.step_starts[t.step] = (t.sent_ns - self.origin_ns) / 1e9
-                self.current_step = max(self.current_step, t.step)
+            if t.step not in self.step_starts and t.step not in starts:
+                starts[t.step] = (t.sent_ns - self.origin_ns) / 1e9
+                top_step = max(top_step, t.step)
             if not t.ok:
-                self.n_failed += 1
-                self.errors[t.error_category or "other"] += 1
+                errors[t.error_category or "other"] += 1
                 continue
-            self.n_ok += 1
+            n_ok += 1
             m = sm.request_metrics(t, self.definitions)
             end = t.end_ns if t.end_ns is not None else t.sent_ns
             ends.append((end - self.origin_ns) / 1e9)
@@ -140,37 +153,59 @@ class SpeedLiveStats:
             e2e.append(nan if m.e2e_ms is None else m.e2e_ms)
             tokens.append(nan if t.output_tokens is None else float(t.output_tokens))
             gaps.extend(m.itl_gaps_ms)
-        if ends:
-            self.end_s.extend(np.asarray(ends))
-            self.ttft.extend(np.asarray(ttft))
-            self.e2e.extend(np.asarray(e2e))
-            self.out_tokens.extend(np.asarray(tokens))
-        if gaps:
-            self.itl.extend(np.asarray(gaps))
+        with self.lock:
+            if ends:
+                self.end_s.extend(np.asarray(ends))
+                self.ttft.extend(np.asarray(ttft))
+                self.e2e.extend(np.asarray(e2e))
+                self.out_tokens.extend(np.asarray(tokens))
+            if gaps:
+                self.itl.extend(np.asarray(gaps))
+            self.step_starts.update(starts)
+            self.current_step = top_step
+            self.errors.update(errors)
+            self.n_failed += sum(errors.values())
+            self.n_ok += n_ok
         return n
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """Views of the filled arrays, all of the same moment (appends go past them)."""
+        with self.lock:
+            return {
+                "end_s": self.end_s.values,
+                "ttft": self.ttft.values,
+                "e2e": self.e2e.values,
+                "out_tokens": self.out_tokens.values,
+                "itl": self.itl.values,
+            }
+
+    def error_counts(self) -> list[tuple[str, int]]:
+        with self.lock:
+            return self.errors.most_common()
 
     def percentiles(self, *, exact: bool) -> dict[str, dict[str, float | None]]:
         out = {}
-        for key, arr in (("ttft_ms", self.ttft), ("itl_ms", self.itl), ("e2e_ms", self.e2e)):
-            values = arr.values
-            out[key] = _pcts(values[~np.isnan(values)], exact=exact)
+        snap = self.snapshot()
+        for key, name in (("ttft_ms", "ttft"), ("itl_ms", "itl"), ("e2e_ms", "e2e")):
+            out[key] = _pcts(snap[name], exact=exact)
         return out
 
     def window(self, now_s: float, window_s: float = WINDOW_S) -> dict[str, float | None]:
         """Throughput, Little's-law in-flight estimate and latency of recent requests."""
         span = min(window_s, now_s)
-        ends = self.end_s.values
+        snap = self.snapshot()
+        ends = snap["end_s"]
         recent = ends >= now_s - window_s
         n = int(np.count_nonzero(recent))
         out: dict[str, float | None] = {"requests_per_s": None, "tokens_per_s": None}
         if span > 0:
             out["requests_per_s"] = n / span
-            toks = self.out_tokens.values[recent]
+            toks = snap["out_tokens"][recent]
             if n and not np.isnan(toks).any():
                 out["tokens_per_s"] = float(toks.sum()) / span
-        e2e = self.e2e.values[recent]
+        e2e = snap["e2e"][recent]
         e2e = e2e[~np.isnan(e2e)]
-        ttft = self.ttft.values[recent]
+        ttft = snap["ttft"][recent]
         ttft = ttft[~np.isnan(ttft)]
         rps = out["requests_per_s"]
         out["in_flight"] = rps * float(e2e.mean()) / 1000.0 if rps and len(e2e) else None
@@ -419,6 +454,9 @@ class SpeedLivePanel(QWidget):
         layout.addWidget(self.steps_table)
         layout.addLayout(charts, 1)
 
+        # One worker, so batches are counted in the order they came.
+        self._ingest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="speed-live")
+        self._pending: Future[None] | None = None
         self.update_timer = QTimer(self)
         self.update_timer.setObjectName("speed_update_timer")
         self.update_timer.setInterval(UPDATE_INTERVAL_MS)
@@ -429,16 +467,37 @@ class SpeedLivePanel(QWidget):
     # -- data in -----------------------------------------------------------------------------
 
     def add_results(self, results: Sequence[SampleResult]) -> None:
-        """Take a batch of finished requests: numbers only, the timer shows them."""
+        """Take a batch of finished requests: numbers only, the timer shows them.
+
+        The per-request work (parsing each request's details, its metrics under the run's
+        definitions) runs on one worker thread: at 2,000 requests/s it took a third of
+        the GUI thread (see docs/PERFORMANCE.md), while the GUI only needs the arrays.
+        """
+        if not results:
+            return
+        self.n_batches += 1
+        if self.ended:  # a straggler after the end: nothing runs behind it any more
+            self._ingest_batch(tuple(results))
+            return
+        self._pending = self._ingest.submit(self._ingest_batch, tuple(results))
+
+    def _ingest_batch(self, results: tuple[SampleResult, ...]) -> None:
         if self.stats.add(results):
-            self.n_batches += 1
             self._dirty = True
+
+    def drain(self) -> None:
+        """Wait until every batch handed over so far is counted (end of run, tests)."""
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
 
     def finish(self, summary: RunSummary | None, *, status: str = "completed") -> None:
         """The run ended: exact figures, the per-step table and the client-limited flag."""
         self.ended = True
         self.summary = summary
         self.update_timer.stop()
+        self.drain()
+        self._ingest.shutdown(wait=True)
         self.flush(force=True)
         speed = summary.speed if summary is not None else None
         if not speed:
@@ -531,7 +590,7 @@ class SpeedLivePanel(QWidget):
         stats = self.stats
         self.failed_tile.value.setText(f"{stats.n_failed:,}")
         self.failed_tile.detail.setText(
-            " · ".join(f"{cat} {n:,}" for cat, n in stats.errors.most_common())
+            " · ".join(f"{cat} {n:,}" for cat, n in stats.error_counts())
         )
         if stats.n_failed and not self._failed_styled:
             self._failed_styled = True  # once: a style sheet change re-polishes the widget
