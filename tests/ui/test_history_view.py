@@ -483,3 +483,40 @@ def test_a_page_requested_before_a_new_filter_is_dropped(ctx, qtbot, three_runs)
     qtbot.waitUntil(lambda: not model.is_loading, timeout=5000)
     assert model.total == 1
     assert [model.record(r).model for r in range(model.rowCount())] == [MODELS[1]]
+
+
+def test_rows_of_running_runs_follow_their_progress(
+    ctx, qtbot, make_loopback_server, gsm8k_path: Path
+) -> None:
+    """While a run goes, its History row is re-read in place (no reset of the list)."""
+    from openbench_desktop.core.domain import DatasetRef, RunSpec
+    from openbench_desktop.core.loopback import ServerBehavior, gsm8k_responder
+    from openbench_desktop.ui.views import history_view
+
+    server = make_loopback_server(
+        behavior=ServerBehavior(ttft_s=0.15, itl_s=0.002, tokens_per_chunk=4),
+        responder=gsm8k_responder(gsm8k_path),
+    )
+    view = open_view(ctx, qtbot)
+    view._live_timer.setInterval(200)  # the same path, ten times as often
+    resets: list[int] = []
+    spec = RunSpec(
+        provider="openai", base_url=server.base_url, model="simulated-gsm8k",
+        benchmark="gsm8k", dataset=DatasetRef(path=str(gsm8k_path)), limit=40,
+        concurrency=1, name="slow one",
+    )
+    ctx.controller.start(spec)
+    qtbot.waitUntil(lambda: view.model.rowCount() == 1, timeout=10_000)
+    view.model.modelReset.connect(lambda: resets.append(1))
+
+    def mid_run() -> bool:
+        done, _, total = cell(view, 0, C.COL_SAMPLES).partition("/")
+        return total == "40" and 0 < int(done) < 40
+
+    qtbot.waitUntil(mid_run, timeout=15_000)
+    assert cell(view, 0, C.COL_STATUS) == "running"
+    assert resets == []  # updated in place: selection and scroll stay put
+    assert history_view.LIVE_ROWS_MS >= 1000  # the real interval stays gentle
+    ctx.controller.cancel_all()
+    qtbot.waitUntil(lambda: not ctx.controller.active_jobs(), timeout=15_000)
+    assert not view._live_timer.isActive()

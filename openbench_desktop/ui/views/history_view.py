@@ -40,6 +40,8 @@ from openbench_desktop.ui.models.history_model import HistoryModel, RunFilter, r
 
 FILTER_DEBOUNCE_MS: Final = 250
 REFRESH_DEBOUNCE_MS: Final = 100
+#: While runs are going, their rows (progress, accuracy so far) are re-read this often.
+LIVE_ROWS_MS: Final = 2000
 # The date filters show "Any" at their minimum date (Qt's special value text).
 _NO_DATE: Final = QDate(2000, 1, 1)
 
@@ -94,6 +96,10 @@ class HistoryView(QWidget):
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(REFRESH_DEBOUNCE_MS)
         self._refresh_timer.timeout.connect(self.refresh)
+        self._live_timer = QTimer(self)
+        self._live_timer.setInterval(LIVE_ROWS_MS)
+        self._live_timer.timeout.connect(self.refresh_running_rows)
+        self._live_ticket: int | None = None
 
         self._build_filter_bar()
         self._build_actions()
@@ -140,6 +146,7 @@ class HistoryView(QWidget):
         ctx.signals.runs_changed.connect(self._refresh_timer.start)
         # Bound slots (not lambdas) so the connections end with this view.
         ctx.controller.job_started.connect(self._on_job_started)
+        ctx.controller.jobs_changed.connect(self._on_jobs_changed)
         self._update_actions()
         # Setting the sort makes the view ask the model for that order: that is the first
         # query (newest first). The filter menus are read after it, so they never delay
@@ -549,6 +556,12 @@ class HistoryView(QWidget):
 
     @Slot(int, object, object)
     def _on_db_answered(self, ticket: int, result: object, error: object) -> None:
+        if ticket == self._live_ticket:
+            self._live_ticket = None
+            if error is None and isinstance(result, list):
+                for record in result:
+                    self.model.update_record(record)  # in place: no reset, no scroll jump
+            return
         if ticket == self._facets_ticket:
             self._facets_ticket = None
             if error is None and isinstance(result, dict):
@@ -583,6 +596,26 @@ class HistoryView(QWidget):
     @Slot(int, object)
     def _on_job_started(self, _job_id: int, _event: object) -> None:
         self._refresh_timer.start()  # the new run is in the database now
+
+    @Slot()
+    def _on_jobs_changed(self) -> None:
+        if self.ctx.controller.active_jobs():
+            if not self._live_timer.isActive():
+                self._live_timer.start()
+        else:
+            self._live_timer.stop()
+
+    @Slot()
+    def refresh_running_rows(self) -> None:
+        """Re-read the rows of the runs in progress (one indexed read each, off the GUI)."""
+        if self._live_ticket is not None or not self.isVisible():
+            return
+        ids = [j.run_id for j in self.ctx.controller.active_jobs() if j.run_id]
+        ids = [i for i in ids if self.model.row_of(i) >= 0]
+        if not ids:
+            return
+        store = self.ctx.store
+        self._live_ticket = self.ctx.db.submit(lambda: [store.get_run(i) for i in ids])
 
     @Slot()
     def _apply_filter(self) -> None:
