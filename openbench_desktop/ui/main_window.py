@@ -38,8 +38,13 @@ PAGES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def _compare_view(ctx: AppContext) -> QWidget:
+    from openbench_desktop.ui.views.compare_view import CompareView  # lazy: see LAZY_PAGES
+
+    return CompareView(ctx)
+
+
 def _view_factories() -> dict[str, Callable[[AppContext], QWidget]]:
-    from openbench_desktop.ui.views.compare_view import CompareView
     from openbench_desktop.ui.views.history_view import HistoryView
     from openbench_desktop.ui.views.live_runs_view import LiveRunsView
     from openbench_desktop.ui.views.run_detail_view import RunDetailView
@@ -51,9 +56,25 @@ def _view_factories() -> dict[str, Callable[[AppContext], QWidget]]:
         "live": LiveRunsView,
         "history": HistoryView,
         "detail": RunDetailView,
-        "compare": CompareView,
+        "compare": _compare_view,
         "settings": SettingsView,
     }
+
+
+#: Pages built the first time they are shown or asked for: Compare imports the statistics
+#: and builds several plots (~0.45 s), which the first window does not need.
+LAZY_PAGES = frozenset({"compare"})
+
+
+class _Pages(dict[str, QWidget]):
+    """The views by page key; asking for a lazy page that does not exist yet builds it."""
+
+    def __init__(self, build: Callable[[str], QWidget]) -> None:
+        super().__init__()
+        self._build = build
+
+    def __missing__(self, key: str) -> QWidget:
+        return self._build(key)
 
 
 class MainWindow(QMainWindow):
@@ -76,18 +97,18 @@ class MainWindow(QMainWindow):
             "QListWidget#navigation::item { padding: 8px 14px; }"
         )
         self.stack = QStackedWidget()
-        self.pages: dict[str, QWidget] = {}
-        factories = _view_factories()
+        self.pages = _Pages(self._build_page)
+        self._factories = _view_factories()
         for key, label, shortcut in PAGES:
-            view = factories[key](ctx)
-            view.setObjectName(f"page_{key}")
-            self.pages[key] = view
-            self.stack.addWidget(view)
+            if key in LAZY_PAGES:
+                self.stack.addWidget(QWidget())  # stands in until the page is first needed
+            else:
+                self._build_page(key)
             item = QListWidgetItem(label)
             item.setData(Qt.ItemDataRole.UserRole, key)
             item.setToolTip(f"{label} ({shortcut})")
             self.nav.addItem(item)
-        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.nav.currentRowChanged.connect(self._on_nav_row)
 
         self.banner = _Banner()
         self.banner.action.clicked.connect(lambda: self.show_page(self.banner.target))
@@ -109,13 +130,45 @@ class MainWindow(QMainWindow):
         self._build_menus()
         ctx.signals.navigate.connect(self.show_page)
         ctx.signals.open_run.connect(lambda _run_id: self.show_page("detail"))
-        ctx.signals.compare_runs.connect(lambda _ids: self.show_page("compare"))
+        ctx.signals.compare_runs.connect(self._on_compare_runs)
         ctx.signals.duplicate_run.connect(lambda _spec: self.show_page("setup"))
         ctx.controller.job_started.connect(lambda *_: self.show_page("live"))
         ctx.controller.job_ended.connect(lambda *_: ctx.signals.runs_changed.emit())
         self.statusBar().showMessage(f"Data folder: {ctx.paths.data_dir}")
         self._restore_geometry()
         self.nav.setCurrentRow(0)
+
+    # -- pages -----------------------------------------------------------------------------
+
+    def _build_page(self, key: str) -> QWidget:
+        """Create the view of ``key`` in its place in the stack (lazy pages on first use)."""
+        index = [k for k, _label, _shortcut in PAGES].index(key)
+        view = self._factories[key](self.ctx)
+        view.setObjectName(f"page_{key}")
+        dict.__setitem__(self.pages, key, view)
+        stand_in = self.stack.widget(index)
+        self.stack.insertWidget(index, view)
+        if stand_in is not None:
+            self.stack.removeWidget(stand_in)
+            stand_in.deleteLater()
+        return view
+
+    def page(self, key: str) -> QWidget:
+        """The view of ``key``, built now if it is a lazy page not shown yet."""
+        return self.pages[key]
+
+    @Slot(int)
+    def _on_nav_row(self, row: int) -> None:
+        if 0 <= row < len(PAGES):
+            self.page(PAGES[row][0])  # a lazy page is built before it shows
+        self.stack.setCurrentIndex(row)
+
+    @Slot(list)
+    def _on_compare_runs(self, run_ids: list[str]) -> None:
+        if "compare" not in self.pages:
+            # Built now, it missed this very signal (connected after it was emitted).
+            self.pages["compare"].compare(run_ids)  # type: ignore[attr-defined]
+        self.show_page("compare")
 
     # -- navigation ------------------------------------------------------------------------
 

@@ -175,3 +175,20 @@ def test_clipboard_copy_of_run_id_without_selection_says_what_to_do(
     QGuiApplication.clipboard().setText("")
     window._on_copy_run_id()
     assert "Select a run" in window.statusBar().currentMessage()
+
+
+def test_compare_is_built_when_first_needed_and_gets_the_runs_it_was_sent(
+    qtbot, window: MainWindow, ctx
+) -> None:
+    """The first window skips Compare (~0.45 s); History's "Compare" still lands there."""
+    from openbench_desktop.ui.views.compare_view import CompareView
+
+    assert "compare" not in dict.keys(window.pages)
+    ctx.signals.compare_runs.emit(["run-a", "run-b"])
+    view = dict.get(window.pages, "compare")
+    assert isinstance(view, CompareView) and window.current_page() == "compare"
+    assert view.picked_run_ids() == ["run-a", "run-b"]
+    assert window.stack.currentWidget() is view and window.stack.count() == 6
+    # Built once: the page's own connection takes the next request.
+    ctx.signals.compare_runs.emit(["run-c", "run-d"])
+    assert window.pages["compare"] is view and view.picked_run_ids() == ["run-c", "run-d"]
