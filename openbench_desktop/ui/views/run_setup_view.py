@@ -3,7 +3,8 @@
 The form builds a :class:`RunSpec`; nothing here runs a benchmark. Slow work never runs on
 the GUI thread:
 
-* model discovery goes through :class:`EndpointProbe` (its own thread pool);
+* the endpoint and model come from :class:`EndpointModelPicker` (shared with the speed
+  page), whose model discovery runs on its probe's own thread pool;
 * the dataset check and the final pre-start validation call the core's ``prepare_run`` on
   the DB executor's thread (``ctx.db.submit``), which also reads the latency of earlier
   runs for the duration estimate;
@@ -60,8 +61,13 @@ from openbench_desktop.core.engine.estimate import (
 )
 from openbench_desktop.core.engine.runner import build_messages, prepare_run
 from openbench_desktop.core.errors import OpenBenchError
-from openbench_desktop.ui.bridge.endpoint_probe import EndpointProbe, ProbeResult
 from openbench_desktop.ui.context import AppContext
+from openbench_desktop.ui.views.endpoint_picker import (
+    DEMO_URL_PLACEHOLDER,
+    SIMULATED_TAG,
+    EndpointChoice,
+    EndpointModelPicker,
+)
 from openbench_desktop.ui.views.run_kinds import (
     KIND_LABELS,
     KIND_QUALITY,
@@ -90,10 +96,6 @@ class KindPanel(Protocol):
     def fill_from_spec(self, spec: RunSpec) -> None: ...
     def prepare(self, spec: RunSpec) -> RunSpec: ...
 
-SIMULATED_TAG = "simulated"
-# A simulated endpoint's real URL exists only once its local server runs; templates and
-# "last choices" made before that hold this stand-in, replaced at start.
-DEMO_URL_PLACEHOLDER = "http://127.0.0.1:0/v1"
 SOURCE_BUILTIN, SOURCE_HUB, SOURCE_FILE = "builtin", "hub", "file"
 CHECK_DELAY_MS = 250
 PREVIEW_CHARS = 4000  # enough to read a prompt; a huge one must not slow the label down
@@ -101,18 +103,6 @@ HUB_CHECK_HINT = "Click “Check dataset” to fetch and validate the Hub split.
 
 _ERROR_STYLE = "color: #D55E00;"  # Okabe-Ito vermillion: readable in light and dark
 _OK_STYLE = "color: #009E73;"
-
-
-@dataclass(frozen=True, slots=True)
-class EndpointChoice:
-    """One entry of the endpoint combo."""
-
-    label: str
-    kind: str
-    base_url: str | None  # None: the demo server, whose URL is known once it runs
-    api_key_name: str | None
-    source: str  # "saved" | "demo" | "spec" (from a duplicated run or template)
-    simulated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,22 +139,17 @@ class RunSetupView(QWidget):
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
         self.ctx = ctx
-        self._choices: list[EndpointChoice] = []
-        self._shown_choice: EndpointChoice | None = None
         self._base_spec: RunSpec | None = None  # carries fields the form doesn't show
         self._db_callbacks: dict[int, Callable[[object, str | None], None]] = {}
         self._check_ticket: int | None = None
         self._checked: _Checked | None = None
         self._check_error: str | None = None
         self._latency: dict[tuple[str, str], LatencyHint | None] = {}
-        self._probe_ticket: int | None = None
         self._starting = False
         self._my_jobs: set[int] = set()
         self._saving = False
         self.last_estimate: Estimate | None = None
 
-        self.probe = EndpointProbe(self)
-        self.probe.finished.connect(self._on_probe_finished)
         ctx.db.answered.connect(self._on_db_answered)
         self._check_timer = QTimer(self)
         self._check_timer.setSingleShot(True)
@@ -175,7 +160,6 @@ class RunSetupView(QWidget):
         self._latency_timer.setInterval(CHECK_DELAY_MS)
         self._latency_timer.timeout.connect(self._lookup_latency)
 
-        self._rows: dict[QLabel, QFormLayout] = {}  # status labels that own a form row
         self._build()
         ctx.signals.settings_changed.connect(self._on_settings_changed)
         ctx.signals.duplicate_run.connect(self._on_duplicate_run)
@@ -277,47 +261,15 @@ class RunSetupView(QWidget):
         outer.addWidget(scroll)
 
     def _build_model_group(self) -> QGroupBox:
-        box, form = _group("Endpoint and model")
-        self.endpoint_combo = QComboBox()
-        self.endpoint_combo.setObjectName("endpoint_combo")
-        self.endpoint_combo.setAccessibleName("Endpoint")
-        self.endpoint_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.endpoint_combo.activated.connect(self._on_endpoint_activated)
-        self.endpoint_combo.currentIndexChanged.connect(self._on_endpoint_changed)
-        self.add_endpoint = QPushButton("Add an endpoint…")
-        self.add_endpoint.setObjectName("add_endpoint")
-        self.add_endpoint.setFlat(True)
-        self.add_endpoint.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.add_endpoint.setStyleSheet("color: palette(link); text-decoration: underline;")
-        self.add_endpoint.clicked.connect(lambda: self.ctx.signals.navigate.emit("settings"))
-        row = QHBoxLayout()
-        row.addWidget(self.endpoint_combo, 1)
-        row.addWidget(self.add_endpoint)
-        form.addRow("Endpoint", row)
-
-        self.model_combo = QComboBox()
-        self.model_combo.setObjectName("model_combo")
-        self.model_combo.setAccessibleName("Model")
-        self.model_combo.setEditable(True)
-        self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.model_combo.lineEdit().setPlaceholderText("type a model id or discover the list")
-        self.model_combo.editTextChanged.connect(self._on_model_changed)
-        self.discover_models = QPushButton("Discover models")
-        self.discover_models.setObjectName("discover_models")
-        self.discover_models.setToolTip("Ask the endpoint for its model list")
-        self.discover_models.clicked.connect(self._on_discover)
-        row = QHBoxLayout()
-        row.addWidget(self.model_combo, 1)
-        row.addWidget(self.discover_models)
-        form.addRow("Model", row)
-        self.model_status = QLabel()
-        self.model_status.setObjectName("model_status")
-        self.model_status.setWordWrap(True)
-        form.addRow("", self.model_status)
-        self._rows[self.model_status] = form
-        return box
+        self.picker = EndpointModelPicker(self.ctx)  # the default options: this page's
+        self.picker.changed.connect(self._on_model_changed)
+        # The picker's widgets under the names tests and the rest of the view use.
+        self.endpoint_combo = self.picker.endpoint_combo
+        self.add_endpoint = self.picker.add_endpoint
+        self.model_combo = self.picker.model_combo
+        self.discover_models = self.picker.discover
+        self.model_status = self.picker.model_status
+        return self.picker
 
     def _build_benchmark_group(self) -> QGroupBox:
         box, form = _group("Benchmark and dataset")
@@ -602,155 +554,18 @@ class RunSetupView(QWidget):
 
     def _reload_endpoints(self, keep: EndpointChoice | None = None) -> None:
         """Rebuild the endpoint list, keeping the current choice (or ``keep``) selected."""
-        explicit = keep is not None
-        keep = keep or self.current_endpoint()
-        choices = [
-            EndpointChoice(e.name, e.kind, e.base_url, e.api_key_name, "saved", e.simulated)
-            for e in self.ctx.settings.endpoints
-        ]
-        if not choices and self._demo() is not None:
-            choices.append(self._demo_choice())
-        # A duplicated run's own URL stays while it is chosen. The demo is added back only
-        # when asked for: a user who just saved a first endpoint wants that one.
-        if (
-            keep is not None
-            and keep not in choices
-            and (keep.source == "spec" or (explicit and keep.source == "demo"))
-        ):
-            choices.append(keep)
-        self._choices = choices
-        self.endpoint_combo.blockSignals(True)
-        self.endpoint_combo.clear()
-        for i, choice in enumerate(choices):
-            text = choice.label
-            if choice.source == "saved" and choice.base_url:
-                text = f"{choice.label}  ({choice.base_url})"
-            self.endpoint_combo.addItem(text, i)
-        if not choices:
-            self.endpoint_combo.addItem("No endpoint yet: add one in Settings", -1)
-        index = self._find_choice(keep) if keep is not None else 0
-        self.endpoint_combo.setCurrentIndex(max(0, index))
-        self.endpoint_combo.blockSignals(False)
-        self.add_endpoint.setVisible(not self.ctx.settings.endpoints)
-        self._on_endpoint_changed()
-
-    @staticmethod
-    def _demo_choice() -> EndpointChoice:
-        from openbench_desktop.core.demo import DEMO_ENDPOINT_NAME
-
-        return EndpointChoice(DEMO_ENDPOINT_NAME, "openai", None, None, "demo", True)
-
-    def _find_choice(self, choice: EndpointChoice) -> int:
-        for i, c in enumerate(self._choices):
-            if c.source == choice.source and c.label == choice.label:
-                return i
-        return -1
+        self.picker.reload(keep)
 
     def current_endpoint(self) -> EndpointChoice | None:
-        if not hasattr(self, "endpoint_combo"):
-            return None
-        i = self.endpoint_combo.currentData()
-        if isinstance(i, int) and 0 <= i < len(self._choices):
-            return self._choices[i]
-        return None
+        return self.picker.current_endpoint()
 
     def _endpoint_url(self, choice: EndpointChoice) -> str:
         """The base URL for a spec (the demo's stand-in until its server runs)."""
-        if choice.base_url:
-            return choice.base_url
-        demo = self._demo()
-        if demo is not None and getattr(demo, "running", False):
-            return str(demo.ensure_started())  # running: returns at once
-        return DEMO_URL_PLACEHOLDER
-
-    @Slot()
-    def _on_endpoint_changed(self, *_args: object) -> None:
-        from openbench_desktop.core.demo import DEMO_MODEL
-
-        choice = self.current_endpoint()
-        previous, self._shown_choice = self._shown_choice, choice
-        self.discover_models.setEnabled(choice is not None)
-        if (
-            previous is not None
-            and previous.simulated
-            and not (choice and choice.simulated)
-            and self.model_combo.currentText() == DEMO_MODEL
-        ):
-            self.model_combo.setEditText("")  # the fake model's id means nothing elsewhere
-        if choice is not None and choice.simulated and not self.model_combo.currentText():
-            self.model_combo.setEditText(DEMO_MODEL)
-        if choice is not None and choice.simulated:
-            self._status(
-                self.model_status,
-                "A simulated model on this computer: answers and "
-                "timings are synthetic (no key, no network).",
-            )
-        else:
-            self._status(self.model_status, "")
-        self._latency_timer.start()
-        self._update_estimate()
-
-    @Slot(int)
-    def _on_endpoint_activated(self, _index: int) -> None:
-        """The user picked an endpoint: its models replace the previous endpoint's list."""
-        text = self.model_combo.currentText()
-        self.model_combo.blockSignals(True)
-        self.model_combo.clear()
-        self.model_combo.setEditText(text)
-        self.model_combo.blockSignals(False)
-        self._on_discover()
-
-    def _on_discover(self) -> None:
-        choice = self.current_endpoint()
-        if choice is None:
-            self._status(self.model_status, "Add an endpoint in Settings first.", error=True)
-            return
-        base_url: str | Callable[[], str]
-        if choice.base_url:
-            base_url = choice.base_url
-        else:
-            demo = self._demo()
-            if demo is None:
-                return
-            base_url = demo.ensure_started  # started on the probe's thread, not here
-        self._status(self.model_status, f"Asking {choice.label} for its models …")
-        self.discover_models.setEnabled(False)
-        self._probe_ticket = self.probe.list_models(
-            choice.kind, base_url, key_name=choice.api_key_name, secrets=self.ctx.secrets
-        )
-
-    @Slot(int, object)
-    def _on_probe_finished(self, ticket: int, result: ProbeResult) -> None:
-        if ticket != self._probe_ticket:
-            return
-        self._probe_ticket = None
-        self.discover_models.setEnabled(True)
-        if not result.ok:
-            self._status(self.model_status, f"Could not list models: {result.message}", error=True)
-            return
-        typed = self.model_combo.currentText().strip()
-        self.model_combo.blockSignals(True)
-        self.model_combo.clear()
-        self.model_combo.addItems(list(result.models))
-        self.model_combo.blockSignals(False)
-        if typed:
-            self.model_combo.setEditText(typed)
-        elif result.models:
-            self.model_combo.setCurrentIndex(0)
-        self._on_model_changed()
-        note = ""
-        if typed and result.models and typed not in result.models:
-            note = f" '{typed}' is not among them; check the id."
-        n = len(result.models)
-        _style(
-            self.model_status,
-            f"{n} model{'s' if n != 1 else ''} found.{note}",
-            ok=not note,
-            error=bool(note),
-        )
+        return self.picker.endpoint_url(choice)
 
     @Slot()
     def _on_model_changed(self, *_args: object) -> None:
+        """The endpoint or the model changed: its latency and the estimate may too."""
         self._latency_timer.start()
         self._update_estimate()
 
@@ -1133,49 +948,14 @@ class RunSetupView(QWidget):
         self.scorer_pattern.setText(spec.scorer_arg or "")
         self._set_params(spec)
         self._on_benchmark_changed()
-        self._on_endpoint_changed()
+        self.picker.refresh()
         self._schedule_check()
 
     def _select_endpoint_for(self, spec: RunSpec, endpoint: str | None) -> None:
-        wanted: EndpointChoice | None = None
-        if endpoint == "demo" or (endpoint is None and SIMULATED_TAG in spec.tags):
-            wanted = next((c for c in self._choices if c.source == "demo"), None)
-            if wanted is None and self._demo() is not None:
-                wanted = self._demo_choice()
-                self._reload_endpoints(keep=wanted)
-        if wanted is None and endpoint:
-            wanted = next(
-                (c for c in self._choices if c.source == "saved" and c.label == endpoint), None
-            )
-        if wanted is None:
-            url = spec.base_url.rstrip("/")
-            wanted = next(
-                (
-                    c
-                    for c in self._choices
-                    if c.base_url and c.base_url.rstrip("/") == url and c.kind == spec.provider
-                ),
-                None,
-            )
-        if wanted is None and spec.base_url and spec.base_url != DEMO_URL_PLACEHOLDER:
-            wanted = EndpointChoice(
-                f"{spec.base_url} (from the run)",
-                spec.provider,
-                spec.base_url,
-                spec.api_key_name,
-                "spec",
-            )
-            self._reload_endpoints(keep=wanted)
-        if wanted is not None:
-            index = self._find_choice(wanted)
-            if index >= 0:
-                self.endpoint_combo.setCurrentIndex(index)
+        self.picker.select_endpoint_for(spec, endpoint)
 
     def _endpoint_memo(self) -> str | None:
-        choice = self.current_endpoint()
-        if choice is None:
-            return None
-        return "demo" if choice.source == "demo" else choice.label
+        return self.picker.endpoint_memo()
 
     # -- start -----------------------------------------------------------------------------
 
@@ -1363,11 +1143,7 @@ class RunSetupView(QWidget):
     def _status(self, label: QLabel, text: str, *, error: bool = False, ok: bool = False) -> None:
         """Show a status line; an empty one takes no room."""
         _style(label, text, error=error, ok=ok)
-        form = self._rows.get(label)
-        if form is not None:
-            form.setRowVisible(label, bool(text))
-        else:
-            label.setVisible(bool(text))
+        label.setVisible(bool(text))
 
     def _submit(
         self, fn: Callable[[], object], done: Callable[[object, str | None, int], None]

@@ -7,6 +7,9 @@ flags (a test checks it). The panel only builds a :class:`RunSpec`; the Run setu
 owns the Start button: it calls :meth:`SpeedSetupPanel.build_spec`, then
 :meth:`SpeedSetupPanel.prepare` on the DB executor's thread, then ``ctx.controller.start``.
 
+The endpoint and model come from the :class:`EndpointModelPicker` the quality page uses
+too; a load test always offers the simulated demo server beside the saved endpoints.
+
 The estimate is plain arithmetic on the inputs; the one slow input, the median latency
 of an earlier run of the same model on the same endpoint, is read via ``ctx.db``.
 """
@@ -49,12 +52,15 @@ from openbench_desktop.core.errors import ConfigError
 from openbench_desktop.core.speed.metrics import DEFINITIONS
 from openbench_desktop.core.speed.profiles import DEFAULT_REQUESTS, MAX_CONCURRENCY_LIMIT
 from openbench_desktop.core.speed.runner import SpeedOptions, prepare_speed_run, speed_spec
-from openbench_desktop.ui.bridge.endpoint_probe import EndpointProbe, ProbeResult
 from openbench_desktop.ui.context import AppContext
+from openbench_desktop.ui.views.endpoint_picker import (
+    DEMO_URL_PLACEHOLDER,
+    SIMULATED_TAG,
+    EndpointChoice,
+    EndpointModelPicker,
+    PickerOptions,
+)
 
-SIMULATED_TAG: Final = "simulated"
-# The demo server's URL exists only once it runs; specs hold this stand-in until prepare().
-DEMO_URL_PLACEHOLDER: Final = "http://127.0.0.1:0/v1"
 LATENCY_LOOKUP_DELAY_MS: Final = 250
 
 #: (profile value, label, what it does) - the values are the CLI's ``--profile`` choices.
@@ -73,17 +79,26 @@ _OPEN_LOOP: Final = frozenset({"rate", "poisson"})
 _DEFAULTS: Final = SpeedOptions()
 _DEFAULT_SPEC: Final = speed_spec(base_url="", model="")
 
-
-@dataclass(frozen=True, slots=True)
-class SpeedEndpoint:
-    """One entry of the endpoint combo."""
-
-    label: str
-    kind: str
-    base_url: str | None  # None: the demo server, whose URL is known once it runs
-    api_key_name: str | None
-    simulated: bool = False
-    demo: bool = False
+#: The speed page's endpoint box: its own object names and wording; the demo is always
+#: offered (a load test of the built-in simulated server is a safe first try), and
+#: picking an endpoint does not ask it for its models (Discover does).
+PICKER_OPTIONS: Final = PickerOptions(
+    endpoint_name="speed_endpoint",
+    model_name="speed_model",
+    discover_name="speed_discover",
+    status_name="speed_model_status",
+    add_name="speed_add_endpoint",
+    discover_text="Discover",
+    model_placeholder="model id as the server names it",
+    simulated_note=(
+        "A simulated server on this computer: the figures measure this app and your "
+        "machine, not a model."
+    ),
+    always_offer_demo=True,
+    add_endpoint_link=False,
+    discover_on_pick=False,
+    quiet_status=True,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,15 +150,11 @@ class SpeedSetupPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("speed_setup")
         self.ctx = ctx
-        self._endpoints: list[SpeedEndpoint] = []
         self._base_spec: RunSpec | None = None  # carries what the form doesn't show (tags)
         self._latency: dict[tuple[str, str], LatencyHint | None] = {}
         self._latency_tickets: dict[int, tuple[str, str]] = {}
-        self._probe_ticket: int | None = None
         self.last_estimate: SpeedEstimate | None = None
 
-        self.probe = EndpointProbe(self)
-        self.probe.finished.connect(self._on_probe_finished)
         ctx.db.answered.connect(self._on_db_answered)
         self._latency_timer = QTimer(self)
         self._latency_timer.setSingleShot(True)
@@ -175,37 +186,14 @@ class SpeedSetupPanel(QWidget):
     # -- building --------------------------------------------------------------------------
 
     def _build_endpoint_group(self) -> QGroupBox:
-        box = QGroupBox("Endpoint and model")
-        form = QFormLayout(box)
-        self.endpoint_combo = QComboBox()
-        self.endpoint_combo.setObjectName("speed_endpoint")
-        self.endpoint_combo.setAccessibleName("Endpoint")
-        self.endpoint_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.endpoint_combo.currentIndexChanged.connect(self._on_endpoint_changed)
-        form.addRow("Endpoint", self.endpoint_combo)
-        self.model_combo = QComboBox()
-        self.model_combo.setObjectName("speed_model")
-        self.model_combo.setAccessibleName("Model")
-        self.model_combo.setEditable(True)
-        self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.model_combo.lineEdit().setPlaceholderText("model id as the server names it")
-        self.discover = QPushButton("Discover")
-        self.discover.setObjectName("speed_discover")
-        self.discover.setAccessibleName("Discover models")
-        self.discover.setToolTip("Ask the endpoint for its model list")
-        self.discover.clicked.connect(self._on_discover)
-        row = QHBoxLayout()
-        row.addWidget(self.model_combo, 1)
-        row.addWidget(self.discover)
-        form.addRow("Model", row)
-        self.model_status = QLabel()
-        self.model_status.setObjectName("speed_model_status")
-        self.model_status.setWordWrap(True)
-        self.model_status.setStyleSheet("color: palette(placeholder-text);")
-        form.addRow("", self.model_status)
-        return box
+        self.picker = EndpointModelPicker(self.ctx, PICKER_OPTIONS)
+        self.picker.changed.connect(self._on_model_changed)
+        # The picker's widgets under the names tests and the rest of the panel use.
+        self.endpoint_combo = self.picker.endpoint_combo
+        self.model_combo = self.picker.model_combo
+        self.discover = self.picker.discover
+        self.model_status = self.picker.model_status
+        return self.picker
 
     def _build_load_group(self) -> QGroupBox:
         box = QGroupBox("Load profile")
@@ -467,7 +455,6 @@ class SpeedSetupPanel(QWidget):
         self.prompt_group.buttonToggled.connect(self._on_input_changed)
         for edit in (self.dataset_path, self.prompt_field, self.name_edit):
             edit.textChanged.connect(self._on_input_changed)
-        self.model_combo.editTextChanged.connect(self._on_model_changed)
 
     # -- endpoints and models --------------------------------------------------------------
 
@@ -475,118 +462,18 @@ class SpeedSetupPanel(QWidget):
         return getattr(self.ctx, "demo", None)
 
     def _reload_endpoints(self) -> None:
-        keep = self.current_endpoint()
-        choices = [
-            SpeedEndpoint(e.name, e.kind, e.base_url, e.api_key_name, e.simulated)
-            for e in self.ctx.settings.endpoints
-        ]
-        if self._demo() is not None:
-            # A load test of the built-in simulated server is a safe first try: always offered.
-            from openbench_desktop.core.demo import DEMO_ENDPOINT_NAME
+        """Rebuild the endpoint list, keeping the current choice selected."""
+        self.picker.reload()
 
-            choices.append(SpeedEndpoint(DEMO_ENDPOINT_NAME, "openai", None, None, True, True))
-        if keep is not None and keep not in choices and keep.label.endswith("(from the run)"):
-            choices.append(keep)
-        self._endpoints = choices
-        self.endpoint_combo.blockSignals(True)
-        self.endpoint_combo.clear()
-        for i, choice in enumerate(choices):
-            text = choice.label
-            if choice.base_url and not choice.demo:
-                text = f"{choice.label}  ({choice.base_url})"
-            self.endpoint_combo.addItem(text, i)
-        if not choices:
-            self.endpoint_combo.addItem("No endpoint yet: add one in Settings", -1)
-        index = next(
-            (i for i, c in enumerate(choices) if keep is not None and c.label == keep.label), 0
-        )
-        self.endpoint_combo.setCurrentIndex(index)
-        self.endpoint_combo.blockSignals(False)
-        self._on_endpoint_changed()
-
-    def current_endpoint(self) -> SpeedEndpoint | None:
-        if not hasattr(self, "endpoint_combo"):
-            return None
-        i = self.endpoint_combo.currentData()
-        if isinstance(i, int) and 0 <= i < len(self._endpoints):
-            return self._endpoints[i]
-        return None
+    def current_endpoint(self) -> EndpointChoice | None:
+        return self.picker.current_endpoint()
 
     def select_endpoint(self, label: str) -> bool:
         """Choose the endpoint whose name is ``label`` (templates, tests)."""
-        for i, choice in enumerate(self._endpoints):
-            if choice.label == label:
-                self.endpoint_combo.setCurrentIndex(i)
-                return True
-        return False
+        return self.picker.select_endpoint(label)
 
-    def _endpoint_url(self, choice: SpeedEndpoint) -> str:
-        if choice.base_url:
-            return choice.base_url
-        demo = self._demo()
-        if demo is not None and getattr(demo, "running", False):
-            return str(demo.ensure_started())  # running: returns at once
-        return DEMO_URL_PLACEHOLDER
-
-    @Slot()
-    def _on_endpoint_changed(self, *_args: object) -> None:
-        from openbench_desktop.core.demo import DEMO_MODEL
-
-        choice = self.current_endpoint()
-        self.discover.setEnabled(choice is not None)
-        model = self.model_combo.currentText()
-        if choice is not None and choice.simulated and not model:
-            self.model_combo.setEditText(DEMO_MODEL)
-        elif choice is not None and not choice.simulated and model == DEMO_MODEL:
-            self.model_combo.setEditText("")  # the fake model's id means nothing elsewhere
-        if choice is not None and choice.demo:
-            self.model_status.setText(
-                "A simulated server on this computer: the figures measure this app and "
-                "your machine, not a model."
-            )
-        else:
-            self.model_status.setText("")
-        self.model_status.setVisible(bool(self.model_status.text()))
-        self._on_model_changed()
-
-    def _on_discover(self) -> None:
-        choice = self.current_endpoint()
-        if choice is None:
-            return
-        demo = self._demo()
-        if choice.base_url:
-            base_url: Any = choice.base_url
-        elif demo is not None:
-            base_url = demo.ensure_started  # started on the probe's thread, not here
-        else:
-            return
-        self.model_status.setText(f"Asking {choice.label} for its models …")
-        self.model_status.show()
-        self.discover.setEnabled(False)
-        self._probe_ticket = self.probe.list_models(
-            choice.kind, base_url, key_name=choice.api_key_name, secrets=self.ctx.secrets
-        )
-
-    @Slot(int, object)
-    def _on_probe_finished(self, ticket: int, result: ProbeResult) -> None:
-        if ticket != self._probe_ticket:
-            return
-        self._probe_ticket = None
-        self.discover.setEnabled(True)
-        if not result.ok:
-            self.model_status.setText(f"Could not list models: {result.message}")
-            return
-        typed = self.model_combo.currentText().strip()
-        self.model_combo.blockSignals(True)
-        self.model_combo.clear()
-        self.model_combo.addItems(list(result.models))
-        self.model_combo.blockSignals(False)
-        if typed:
-            self.model_combo.setEditText(typed)
-        elif result.models:
-            self.model_combo.setCurrentIndex(0)
-        self.model_status.setText(f"{len(result.models)} model(s) found.")
-        self._on_model_changed()
+    def _endpoint_url(self, choice: EndpointChoice) -> str:
+        return self.picker.endpoint_url(choice)
 
     @Slot()
     def _on_model_changed(self, *_args: object) -> None:
@@ -717,7 +604,7 @@ class SpeedSetupPanel(QWidget):
         """Show ``spec`` (Duplicate run, templates, last choices) in the form."""
         self._base_spec = spec
         o = SpeedOptions.from_spec(spec)
-        self._select_endpoint_for(spec)
+        self.picker.select_endpoint_for(spec)
         self.model_combo.setEditText(spec.model)
         self.profile_combo.setCurrentIndex(max(0, self.profile_combo.findData(o.profile)))
         self.concurrency_spin.setValue(spec.concurrency)
@@ -751,36 +638,6 @@ class SpeedSetupPanel(QWidget):
         self.timeout_spin.setValue(spec.params.timeout_s)
         self.name_edit.setText(spec.name or "")
         self._on_input_changed()
-
-    def _select_endpoint_for(self, spec: RunSpec) -> None:
-        url = spec.base_url.rstrip("/")
-        if SIMULATED_TAG in spec.tags or url == DEMO_URL_PLACEHOLDER.rstrip("/"):
-            index = next((i for i, c in enumerate(self._endpoints) if c.demo), -1)
-        else:
-            index = next(
-                (
-                    i
-                    for i, c in enumerate(self._endpoints)
-                    if c.base_url and c.base_url.rstrip("/") == url and c.kind == spec.provider
-                ),
-                -1,
-            )
-        if index < 0 and url and SIMULATED_TAG not in spec.tags:
-            # An endpoint that is no longer saved: offer the run's own URL as it was.
-            self._endpoints.append(
-                SpeedEndpoint(
-                    f"{spec.base_url} (from the run)", spec.provider, spec.base_url,
-                    spec.api_key_name,
-                )
-            )
-            index = len(self._endpoints) - 1
-            self.endpoint_combo.blockSignals(True)
-            if self.endpoint_combo.currentData() == -1:
-                self.endpoint_combo.clear()
-            self.endpoint_combo.addItem(self._endpoints[index].label, index)
-            self.endpoint_combo.blockSignals(False)
-        if index >= 0:
-            self.endpoint_combo.setCurrentIndex(self.endpoint_combo.findData(index))
 
     def prepare(self, spec: RunSpec) -> RunSpec:
         """Validate fully and start the demo server if used (runs OFF the GUI thread).
