@@ -31,3 +31,19 @@ def shots_dir() -> Path:
     out = Path(__file__).resolve().parents[2] / "build" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+@pytest.fixture(scope="session")
+def speech_runs(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """Two real PocketSphinx runs, made once (tests/ui/speech_data.py)."""
+    pytest.importorskip("pocketsphinx", reason="needs the audio extra (pocketsphinx)")
+    from tests.ui.speech_data import make_speech_runs
+
+    return make_speech_runs(tmp_path_factory.mktemp("speech") / "home")
+
+
+@pytest.fixture
+def speech_ctx(qapp: object, tmp_path: Path, speech_runs: object) -> Iterator[object]:
+    from tests.ui.speech_data import context_over
+
+    yield from context_over(speech_runs, tmp_path)  # type: ignore[arg-type]

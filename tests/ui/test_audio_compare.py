@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from openbench_desktop.core.audio.metrics import paired_wer_diff
 from openbench_desktop.core.audio.runner import audio_details
-from tests.ui.test_audio_detail import (
-    BROKEN_LIMIT,
-    CORRUPTED,
-    SpeechRuns,
-    context_over,
-    make_speech_runs,
-)
+from tests.ui.speech_data import BROKEN_LIMIT, CORRUPTED
 
-pytest.importorskip("pocketsphinx")
-
-
-@pytest.fixture(scope="module")
-def speech_runs(tmp_path_factory: pytest.TempPathFactory) -> SpeechRuns:
-    return make_speech_runs(tmp_path_factory.mktemp("speech") / "home")
-
-
-@pytest.fixture
-def speech_ctx(qapp: object, tmp_path: Path, speech_runs: SpeechRuns) -> Iterator[object]:
-    yield from context_over(speech_runs, tmp_path)
-
+pytest.importorskip("pocketsphinx", reason="needs the audio extra (pocketsphinx)")
 
 @pytest.fixture
 def section(qtbot, speech_ctx, speech_runs):  # type: ignore[no-untyped-def]
