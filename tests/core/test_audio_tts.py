@@ -107,4 +107,4 @@ def test_openai_speech_errors() -> None:
         provider.close()
     assert info.value.category is ErrorCategory.PARSE
     with pytest.raises(ConfigError, match="espeak, openai-audio"):
-        make_tts_provider("piper")
+        make_tts_provider("coqui")  # piper is a provider now

@@ -6,13 +6,15 @@ Modules:
   audiofolder ``metadata.csv``, LibriSpeech ``*.trans.txt``); reading and resampling audio.
 - :mod:`.normalize` — text normalizers applied before scoring (``whisper``, ``basic``, ``raw``).
 - :mod:`.metrics` — corpus WER/CER, per-utterance edit counts, bootstrap intervals, RTFx.
-- :mod:`.asr` / :mod:`.tts` — providers (PocketSphinx, faster-whisper, OpenAI-compatible
-  endpoints; eSpeak NG, OpenAI-compatible ``/audio/speech``) and TTS health checks.
+- :mod:`.asr` / :mod:`.tts` — providers (PocketSphinx, faster-whisper, whisper.cpp,
+  OpenAI-compatible endpoints; eSpeak NG, Piper, OpenAI-compatible ``/audio/speech``) and
+  TTS health checks.
 - :mod:`.runner` — runs an ASR or TTS benchmark and stores it like any other run.
 
 Heavy or optional libraries (numpy is a core dependency; soundfile, soxr, jiwer and
-pocketsphinx come with the ``audio`` extra, faster-whisper with ``whisper``) are imported
-only when used, so importing this package costs nothing and works without the extras.
+pocketsphinx come with the ``audio`` extra, faster-whisper with ``whisper``, pywhispercpp
+with ``whispercpp``, piper-tts with ``piper``) are imported only when used, so importing
+this package costs nothing and works without the extras.
 """
 
 from __future__ import annotations

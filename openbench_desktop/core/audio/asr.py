@@ -12,12 +12,16 @@ import, so the app starts without them.
   by name, e.g. ``small.en``); the ``whisper`` extra.
 - ``openai-audio``: any OpenAI-compatible ``POST {base_url}/audio/transcriptions``
   (OpenAI, Groq, a local server).
+- ``whispercpp``: whisper.cpp through ``pywhispercpp``, a ggml model file (or, with
+  internet, a model name such as ``base.en``); the ``whispercpp`` extra.
 """
 
 from __future__ import annotations
 
 import abc
 import io
+import os
+import struct
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +41,7 @@ __all__ = [
     "FasterWhisperProvider",
     "OpenAITranscriptionProvider",
     "PocketSphinxProvider",
+    "WhisperCppProvider",
     "encode_wav",
     "make_asr_provider",
     "to_pcm16",
@@ -233,6 +238,216 @@ class FasterWhisperProvider(AsrProvider):
         return {**_version("faster-whisper"), **_version("ctranslate2")}
 
 
+# --- whisper.cpp ----------------------------------------------------------------------------
+
+#: ``whisper.cpp``'s legacy model file magic ("ggml" as a little-endian uint32).
+GGML_MAGIC = 0x67676D6C
+# ggml tensor types a whisper model file may hold: (bytes per block, values per block).
+_GGML_TYPE_SIZES: dict[int, tuple[int, int]] = {
+    0: (4, 1), 1: (2, 1),  # f32, f16
+    2: (18, 32), 3: (20, 32), 6: (22, 32), 7: (24, 32), 8: (34, 32),  # q4_0 … q8_0
+    10: (84, 256), 11: (110, 256), 12: (144, 256), 13: (176, 256), 14: (210, 256),  # k-quants
+}
+
+
+def inspect_ggml_model(path: Path) -> dict[str, int]:
+    """Read a whisper.cpp model file's header and walk its tensor table without loading it.
+
+    whisper.cpp reports a bad or truncated file only by returning a null context, which
+    pywhispercpp wraps without a check — the first transcription then crashes the whole
+    process. So the file is checked here first. Returns the hyper-parameters; raises
+    ConfigError naming the file and what is wrong with it.
+    """
+    names = ("n_vocab", "n_audio_ctx", "n_audio_state", "n_audio_head", "n_audio_layer",
+             "n_text_ctx", "n_text_state", "n_text_head", "n_text_layer", "n_mels", "ftype")
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as f:
+
+            def ints(n: int) -> tuple[int, ...]:
+                raw = f.read(4 * n)
+                if len(raw) < 4 * n:
+                    raise EOFError
+                return struct.unpack(f"<{n}i", raw)
+
+            head = f.read(4)
+            if len(head) < 4 or struct.unpack("<I", head)[0] != GGML_MAGIC:
+                kind = "a GGUF file" if head == b"GGUF" else "not a whisper.cpp model"
+                raise ConfigError(
+                    f"whisper.cpp model {path} is {kind}: give a ggml Whisper model file "
+                    "such as ggml-base.en.bin (whisper.cpp's models/download-ggml-model.sh)."
+                )
+            hparams = dict(zip(names, ints(len(names)), strict=True))
+            if not (0 < hparams["n_mels"] <= 512 and 0 < hparams["n_audio_layer"] <= 64):
+                raise ConfigError(f"whisper.cpp model {path} has an implausible header.")
+            n_mel, n_fft = ints(2)
+            f.seek(4 * n_mel * n_fft, os.SEEK_CUR)
+            (n_tokens,) = ints(1)
+            for _ in range(n_tokens):
+                f.seek(ints(1)[0], os.SEEK_CUR)
+            n_tensors = 0
+            while f.tell() < size:
+                n_dims, name_len, ttype = ints(3)
+                if ttype not in _GGML_TYPE_SIZES:
+                    break  # a type this check does not know: leave the rest to whisper.cpp
+                dims = ints(n_dims)
+                block_bytes, block_values = _GGML_TYPE_SIZES[ttype]
+                count = 1
+                for d in dims:
+                    count *= d
+                f.seek(name_len + count // block_values * block_bytes, os.SEEK_CUR)
+                n_tensors += 1
+            if f.tell() > size or n_tensors == 0:
+                raise EOFError
+    except EOFError:
+        raise ConfigError(
+            f"whisper.cpp model {path} is truncated or damaged ({size:,} bytes): "
+            "download it again."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"whisper.cpp model {path} cannot be read: {exc}") from None
+    return hparams
+
+
+class WhisperCppProvider(AsrProvider):
+    """whisper.cpp through pywhispercpp. ``model`` is a ggml model file or a model name.
+
+    A name (``tiny.en``, ``base.en``, ``small`` …) is looked up in pywhispercpp's model
+    folder and downloaded there on first use, which needs internet; a file never does.
+    Options: ``n_threads`` (default: this machine's cores), ``language`` (the provider's).
+    Greedy decoding, no context carried between clips, so each clip's transcript is
+    independent of the others.
+    """
+
+    kind = "whispercpp"
+    default_model = ""
+    sample_rate = 16000
+    EXTRA = "whispercpp"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        language: str | None = "en",
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(model, language=language)
+        self.options = dict(options or {})
+        self._model: Any = None
+
+    @property
+    def n_threads(self) -> int:
+        value = self.options.get("n_threads")
+        if value in (None, "", 0):
+            try:
+                return max(1, len(os.sched_getaffinity(0)))
+            except AttributeError:  # macOS, Windows
+                return max(1, os.cpu_count() or 1)
+        return int(value)
+
+    def _looks_like_path(self) -> bool:
+        m = self.model.replace("\\", "/")
+        return (
+            "/" in m
+            or m.startswith((".", "~"))
+            or (len(m) > 1 and m[1] == ":")
+            or m.lower().endswith((".bin", ".gguf"))
+        )
+
+    def _require(self) -> Any:
+        return require("pywhispercpp.model", "pywhispercpp (whisper.cpp)", extra=self.EXTRA)
+
+    def check(self) -> None:
+        self._require()
+        if not self.model:
+            raise ConfigError(
+                "whisper.cpp needs a model: a ggml model file (--model PATH, e.g. "
+                "ggml-base.en.bin) or, with internet access, a name such as base.en."
+            )
+        try:
+            n_threads = self.n_threads
+        except (TypeError, ValueError):
+            n_threads = 0
+        if n_threads < 1:
+            raise ConfigError(
+                f"whisper.cpp n_threads must be a whole number ≥ 1, not "
+                f"{self.options.get('n_threads')!r}."
+            )
+        path = Path(self.model).expanduser()
+        if path.is_file():
+            inspect_ggml_model(path)
+            return
+        if path.is_dir() or self._looks_like_path():
+            what = "is a folder, not a model file" if path.is_dir() else "does not exist"
+            raise ConfigError(
+                f"whisper.cpp model {path} {what}: give a ggml model file such as "
+                "ggml-base.en.bin."
+            )
+        from pywhispercpp import constants
+
+        if self.model not in constants.AVAILABLE_MODELS and not self._cached(constants):
+            raise ConfigError(
+                f"whisper.cpp has no model named {self.model!r}; give a ggml model file or "
+                "one of: " + ", ".join(constants.AVAILABLE_MODELS) + "."
+            )
+
+    def _cached(self, constants: Any) -> Path | None:
+        folder = Path(constants.MODELS_DIR)
+        for name in (self.model, f"{self.model}.bin", f"ggml-{self.model}.bin"):
+            if (folder / name).is_file():
+                return folder / name
+        return None
+
+    def load(self) -> None:
+        pw = self._require()
+        source = self.model
+        path = Path(self.model).expanduser()
+        if path.is_file():
+            inspect_ggml_model(path)
+            source = str(path)
+        else:
+            from pywhispercpp import constants
+
+            cached = self._cached(constants)
+            if cached is not None:
+                inspect_ggml_model(cached)
+                source = str(cached)
+        params: dict[str, Any] = {
+            "n_threads": self.n_threads,
+            "print_progress": False,
+            "print_realtime": False,
+            "no_context": True,
+        }
+        if self.language:
+            params["language"] = self.language
+        try:
+            # None: whisper.cpp's own load log goes to /dev/null, not the user's terminal.
+            self._model = pw.Model(source, redirect_whispercpp_logs_to=None, **params)
+        except Exception as exc:  # a download by name: network errors of any kind
+            raise ConfigError(
+                f"whisper.cpp could not get model {self.model!r} ({exc}); give a ggml model "
+                "file instead of a name when offline."
+            ) from None
+        if not getattr(self._model, "model_path", None):  # pywhispercpp: unknown name
+            self._model = None
+            raise ConfigError(f"whisper.cpp could not find or download model {self.model!r}.")
+
+    def transcribe(self, clip: Clip) -> str:
+        import numpy as np
+
+        if self._model is None:
+            raise RuntimeError("load() was not called")
+        samples = np.ascontiguousarray(clip.audio.samples, dtype=np.float32)
+        segments = self._model.transcribe(samples)
+        return " ".join(s.text.strip() for s in segments if s.text.strip()).strip()
+
+    def close(self) -> None:
+        self._model = None  # pywhispercpp frees the whisper.cpp context in __del__
+
+    def versions(self) -> dict[str, str]:
+        return _version("pywhispercpp")
+
+
 # --- OpenAI-compatible /audio/transcriptions ------------------------------------------------
 
 # Formats the OpenAI endpoint accepts as uploaded; anything else is sent as 16-bit WAV.
@@ -408,6 +623,7 @@ ASR_PROVIDERS: dict[str, str] = {
     "pocketsphinx": "PocketSphinx, bundled US English model (offline)",
     "faster-whisper": "faster-whisper: a local Whisper model folder (the 'whisper' extra)",
     "openai-audio": "OpenAI-compatible /audio/transcriptions endpoint",
+    "whispercpp": "whisper.cpp: a local ggml Whisper model file (the 'whispercpp' extra)",
 }
 
 
@@ -427,6 +643,8 @@ def make_asr_provider(
         return PocketSphinxProvider(model, language=language)
     if key in ("faster-whisper", "faster_whisper", "whisper"):
         return FasterWhisperProvider(model, language=language, options=options)
+    if key in ("whispercpp", "whisper.cpp", "whisper-cpp", "pywhispercpp"):
+        return WhisperCppProvider(model, language=language, options=options)
     if key in ("openai-audio", "openai"):
         return OpenAITranscriptionProvider(
             model,

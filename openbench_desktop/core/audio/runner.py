@@ -159,6 +159,14 @@ def speech_demo_spec() -> RunSpec:
 # --- options --------------------------------------------------------------------------------
 
 
+#: Keys of ``RunSpec.options`` handed to the providers as they are.
+_PROVIDER_OPTIONS = (
+    "device", "compute_type", "beam_size",  # faster-whisper
+    "n_threads",  # whisper.cpp
+    "speaker_id", "length_scale",  # Piper
+)
+
+
 @dataclass(frozen=True, slots=True)
 class AudioOptions:
     """The speech-specific part of a spec, read from ``RunSpec.options``."""
@@ -172,7 +180,8 @@ class AudioOptions:
     voice: str | None = None
     speed: int = 150
     save_audio: bool = True
-    # faster-whisper: device, compute_type, beam_size.
+    # Provider options: faster-whisper device, compute_type, beam_size; whisper.cpp
+    # n_threads; Piper speaker_id, length_scale.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -194,7 +203,7 @@ class AudioOptions:
             voice=str(o["voice"]) if o.get("voice") else None,
             speed=speed,
             save_audio=bool(o.get("save_audio", True)),
-            extra={k: o[k] for k in ("device", "compute_type", "beam_size") if k in o},
+            extra={k: o[k] for k in _PROVIDER_OPTIONS if k in o},
         )
 
 
@@ -235,7 +244,8 @@ def _check_provider(kind: str, spec: RunSpec, options: AudioOptions) -> None:
         _tts_for(spec, options, api_key=None).check()
         if options.asr_provider in HTTP_PROVIDERS:
             raise ConfigError(
-                "The round trip's recogniser must be local (pocketsphinx or faster-whisper)."
+                "The round trip's recogniser must be local (pocketsphinx, faster-whisper "
+                "or whispercpp)."
             )
         _asr_for(options.asr_provider, options.asr_model, spec, options, api_key=None).check()
     # Every speech run reads audio and scores with jiwer: say now if they are missing.
@@ -304,6 +314,8 @@ def _default_model(kind: str, provider: str, options: AudioOptions) -> str:
         return {"pocketsphinx": "en-us", "openai-audio": "whisper-1"}.get(provider, "")
     if provider == "espeak":
         return options.voice or "en-us"
+    if provider == "piper":
+        return options.voice or ""  # --voice PATH.onnx works as well as --model
     return {"openai-audio": "tts-1"}.get(provider, "")
 
 
@@ -330,7 +342,7 @@ def _tts_for(spec: RunSpec, options: AudioOptions, api_key: str | None) -> TtsPr
         api_key=api_key,
         key_name=spec.api_key_name,
         timeout_s=spec.params.timeout_s,
-        options={"voice": options.voice, "speed": options.speed},
+        options={**options.extra, "voice": options.voice, "speed": options.speed},
     )
 
 

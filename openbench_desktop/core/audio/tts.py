@@ -8,6 +8,8 @@ text → ``close``):
   voice (``en-us``); option ``speed`` is words per minute (150).
 - ``openai-audio``: any OpenAI-compatible ``POST {base_url}/audio/speech`` returning WAV;
   the reply is streamed, so the time to its first audio bytes is measured.
+- ``piper``: Piper (the ``piper`` extra, ``piper-tts``) with a local voice file; ``model``
+  is the voice's ``.onnx`` path. The time to the first sentence's audio is measured.
 
 Health checks (:func:`check_health`), each defined in ``docs/METRICS.md``:
 
@@ -25,11 +27,13 @@ from __future__ import annotations
 
 import abc
 import io
+import json
 import shutil
 import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from openbench_desktop.core.audio import MissingDependencyError, require
@@ -43,6 +47,7 @@ __all__ = [
     "EspeakProvider",
     "Health",
     "OpenAISpeechProvider",
+    "PiperProvider",
     "Synthesis",
     "TtsProvider",
     "check_health",
@@ -335,9 +340,129 @@ class OpenAISpeechProvider(TtsProvider):
             self._client = None
 
 
+# --- Piper ----------------------------------------------------------------------------------
+
+
+class PiperProvider(TtsProvider):
+    """Piper (``piper-tts``): a local voice, ``model`` being its ``.onnx`` file with the
+    ``.onnx.json`` config beside it (as Piper's voices are published).
+
+    Piper speaks a text one sentence at a time; the time to the first sentence's audio is
+    reported as *time to first audio*. Options: ``speaker_id`` (multi-speaker voices),
+    ``length_scale`` (> 1 slower, < 1 faster; the voice's default otherwise). Piper brings
+    its own eSpeak NG data for phonemes: the ``espeak-ng`` program is not needed.
+    """
+
+    kind = "piper"
+    default_model = ""
+    EXTRA = "piper"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        speaker_id: int | None = None,
+        length_scale: float | None = None,
+    ) -> None:
+        super().__init__(model)
+        self.speaker_id = speaker_id
+        self.length_scale = length_scale
+        self._voice: Any = None
+
+    @property
+    def config_path(self) -> Path:
+        return Path(f"{Path(self.model).expanduser()}.json")
+
+    def _require(self) -> Any:
+        module = require("piper", "Piper (piper-tts)", extra=self.EXTRA)
+        # Another PyPI project is also imported as "piper" (a pipeline toolkit).
+        if not hasattr(module, "PiperVoice"):
+            raise MissingDependencyError(
+                "Piper (piper-tts; the 'piper' module found here is another package)",
+                extra=self.EXTRA,
+            )
+        return module
+
+    def check(self) -> None:
+        self._require()
+        if not self.model:
+            raise ConfigError(
+                "Piper needs a voice: the path of its .onnx file (--model PATH, e.g. "
+                "en_US-lessac-medium.onnx), with its .onnx.json beside it."
+            )
+        model = Path(self.model).expanduser()
+        if not model.is_file():
+            what = "is a folder" if model.is_dir() else "does not exist"
+            raise ConfigError(
+                f"Piper voice {model} {what}: give the path of a voice's .onnx file."
+            )
+        if not self.config_path.is_file():
+            raise ConfigError(
+                f"Piper voice {model} has no config beside it: expected {self.config_path} "
+                "(each voice is published as a .onnx and a .onnx.json)."
+            )
+        try:
+            config = json.loads(self.config_path.read_text(encoding="utf-8"))
+            rate = int(config["audio"]["sample_rate"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"Piper voice config {self.config_path} is not a Piper voice config ({exc})."
+            ) from None
+        if rate <= 0:
+            raise ConfigError(f"Piper voice config {self.config_path}: bad sample rate {rate}.")
+        speakers = int(config.get("num_speakers") or 1)
+        if self.speaker_id is not None and not 0 <= self.speaker_id < speakers:
+            raise ConfigError(
+                f"Piper voice {model.name} has {speakers} speaker(s); speaker_id "
+                f"{self.speaker_id} is out of range."
+            )
+        if self.length_scale is not None and not 0.1 <= self.length_scale <= 10:
+            raise ConfigError(f"Piper length_scale must be 0.1-10, not {self.length_scale}.")
+
+    def load(self) -> None:
+        piper = self._require()
+        model = Path(self.model).expanduser()
+        try:
+            self._voice = piper.PiperVoice.load(str(model), config_path=str(self.config_path))
+        except Exception as exc:  # onnxruntime raises its own types for a damaged file
+            raise ConfigError(f"Piper could not load voice {model}: {exc}") from None
+
+    def synthesize(self, text: str) -> Synthesis:
+        import numpy as np
+
+        if self._voice is None:
+            raise RuntimeError("load() was not called")
+        from piper import SynthesisConfig
+
+        syn_config = SynthesisConfig(speaker_id=self.speaker_id, length_scale=self.length_scale)
+        started = time.perf_counter()
+        first: float | None = None
+        parts: list[Any] = []
+        for chunk in self._voice.synthesize(text, syn_config=syn_config):
+            if first is None:
+                first = time.perf_counter() - started
+            parts.append(np.asarray(chunk.audio_float_array, dtype=np.float32).reshape(-1))
+        samples = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+        return Synthesis(samples, int(self._voice.config.sample_rate), first_audio_s=first)
+
+    def close(self) -> None:
+        self._voice = None
+
+    def versions(self) -> dict[str, str]:
+        from contextlib import suppress
+        from importlib import metadata
+
+        out: dict[str, str] = {}
+        for dist in ("piper-tts", "onnxruntime"):
+            with suppress(metadata.PackageNotFoundError):
+                out[dist] = metadata.version(dist)
+        return out
+
+
 TTS_PROVIDERS: dict[str, str] = {
     "espeak": "eSpeak NG (the espeak-ng program; offline)",
     "openai-audio": "OpenAI-compatible /audio/speech endpoint",
+    "piper": "Piper: a local voice .onnx file (the 'piper' extra; offline)",
 }
 
 
@@ -355,6 +480,12 @@ def make_tts_provider(
     key = (kind or "").strip().lower()
     if key in ("espeak", "espeak-ng"):
         return EspeakProvider(model, speed=int(options.get("speed", 150)))
+    if key in ("piper", "piper-tts"):
+        return PiperProvider(
+            model,
+            speaker_id=_optional(options.get("speaker_id"), int, "speaker_id"),
+            length_scale=_optional(options.get("length_scale"), float, "length_scale"),
+        )
     if key in ("openai-audio", "openai"):
         return OpenAISpeechProvider(
             model,
@@ -367,3 +498,14 @@ def make_tts_provider(
     raise ConfigError(
         f"Unknown speech synthesis provider {kind!r}; choose one of: {', '.join(TTS_PROVIDERS)}."
     )
+
+
+def _optional(value: Any, kind: type, name: str) -> Any:
+    """``value`` converted to ``kind``; None for None/""; ConfigError naming the option."""
+    if value is None or value == "":
+        return None
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {what}, not {value!r}.") from None
