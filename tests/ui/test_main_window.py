@@ -99,6 +99,11 @@ def test_first_launch_runs_the_speech_demo(
     low, high = audio["wer_ci"]
     assert low <= audio["wer"] <= high
     assert audio["rtfx"] > 0
+    # What the user sees: the live view shows the WER and RTFx of the demo.
+    panel = window.pages["live"].current_panel()
+    assert panel.accuracy.caption.text() == "WER"
+    assert panel.accuracy.value.text() == f"{audio['wer']:.1%}"
+    assert panel.rtfx.value.text() == f"{audio['rtfx']:,.1f}×"
     qtbot.mouseClick(window.banner.action, Qt.MouseButton.LeftButton)
     assert window.current_page() == "settings"
     # only once: the next launch does not start it again
