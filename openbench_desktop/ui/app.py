@@ -67,6 +67,10 @@ def shutdown_context(ctx: AppContext) -> None:
     ctx.store.close()
 
 
+#: How long after the window is shown the first-launch demo starts (imperceptible).
+FIRST_LAUNCH_DELAY_MS = 150
+
+
 def run_app(home: str | None = None, smoke: bool = False) -> int:
     """Start the GUI. ``smoke``: offscreen, run the first-launch demo, exit 0 on success."""
     if smoke:
@@ -107,9 +111,15 @@ def run_app(home: str | None = None, smoke: bool = False) -> int:
 
         code = run_smoke(app, window, ctx)
     else:
+        from PySide6.QtCore import QTimer
+
         from openbench_desktop.ui.first_launch import maybe_start_first_launch_demo
 
-        maybe_start_first_launch_demo(window, ctx)
+        # After the window has been drawn: the demo's thread imports the speech model's
+        # libraries, which would otherwise compete with the first paint for the GIL.
+        QTimer.singleShot(
+            FIRST_LAUNCH_DELAY_MS, lambda: maybe_start_first_launch_demo(window, ctx)
+        )
         code = app.exec()
     shutdown_context(ctx)
     return code
