@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import shlex
+import sys
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 
+from openbench_desktop.cli import _audio_spec_from_args, build_parser
+from openbench_desktop.core.audio.asr import WhisperCppProvider
 from openbench_desktop.core.audio.datasets import DEMO_DIR
+from openbench_desktop.core.audio.tts import PiperProvider
 from openbench_desktop.core.config.settings import Endpoint
 from openbench_desktop.core.domain import RunSpec, RunStatus
 from openbench_desktop.core.errors import OpenBenchError
@@ -16,12 +22,27 @@ from openbench_desktop.ui.views.audio_setup import (
     ESPEAK,
     FASTER_WHISPER,
     OPENAI_AUDIO,
+    PIPER,
     POCKETSPHINX,
+    WHISPERCPP,
     AudioSetupPanel,
 )
 from tests.support.audio import DEMO_TEXTS, copy_demo_clips, write_tsv
 
 ENDPOINT = Endpoint("Team server", "openai", "https://speech.example.com/v1", "TEAM_KEY")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MODELS = Path(os.environ.get("OPENBENCH_TEST_MODELS_DIR") or REPO_ROOT / ".cache" / "test-models")
+GGML_TINY_EN = MODELS / "whisper" / "ggml-tiny.en.bin"
+PIPER_VOICE = MODELS / "piper" / "en_US-joe-medium.onnx"
+FETCH_HINT = "run bash packaging/fetch_test_models.sh"
+
+needs_whispercpp = pytest.mark.skipif(
+    importlib.util.find_spec("pywhispercpp") is None,
+    reason="the 'whispercpp' extra is not installed",
+)
+needs_piper = pytest.mark.skipif(
+    importlib.util.find_spec("piper") is None, reason="the 'piper' extra is not installed"
+)
 
 
 @pytest.fixture
@@ -93,9 +114,11 @@ def test_only_speech_providers_and_saved_openai_endpoints_are_offered(
     # The round trip's recogniser runs locally only.
     _set_task(panel, "tts")
     labels = [panel.asr_combo.itemText(i) for i in range(panel.asr_combo.count())]
-    assert len(labels) == 2 and "Team server" not in " ".join(labels)
+    assert len(labels) == 3 and "Team server" not in " ".join(labels)
+    assert labels[2] == "whisper.cpp — local (optional 'whispercpp' extra)"
     tts_labels = [panel.tts_combo.itemText(i) for i in range(panel.tts_combo.count())]
     assert tts_labels[0].startswith("eSpeak NG")
+    assert tts_labels[1] == "Piper — local voice (optional 'piper' extra)"
     assert "Team server — OpenAI-compatible /audio/speech" in tts_labels
 
 
@@ -327,3 +350,251 @@ def test_the_built_spec_runs_through_the_controller(qtbot, panel: AudioSetupPane
         ctx.controller.start(prepared)
     (run,) = ctx.store.list_runs()
     assert run.status is RunStatus.COMPLETED and run.n_ok == 2 and run.n_failed == 0
+
+
+# --- whisper.cpp and Piper ------------------------------------------------------------------
+
+
+def _cli_spec(flags: str) -> RunSpec:
+    """What `openbench-desktop run FLAGS` would run (the CLI's own spec builder)."""
+    return _audio_spec_from_args(build_parser().parse_args(["run", *shlex.split(flags)]))
+
+
+def _fake_voice(folder: Path, *, config: bool = True) -> Path:
+    """A file named like a Piper voice: the panel only looks at whether it is there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    voice = folder / "en_US-test-medium.onnx"
+    voice.write_bytes(b"onnx")
+    if config:
+        Path(f"{voice}.json").write_text('{"audio": {"sample_rate": 22050}}', encoding="utf-8")
+    return voice
+
+
+def _real_models() -> tuple[Path, Path]:
+    if not GGML_TINY_EN.is_file():
+        pytest.skip(f"{GGML_TINY_EN} is missing: {FETCH_HINT}")
+    if not (PIPER_VOICE.is_file() and Path(f"{PIPER_VOICE}.json").is_file()):
+        pytest.skip(f"{PIPER_VOICE} is missing: {FETCH_HINT}")
+    return GGML_TINY_EN, PIPER_VOICE
+
+
+@needs_whispercpp
+def test_whispercpp_asr_builds_the_cli_spec(
+    qtbot, panel: AudioSetupPanel, tmp_path: Path, shots_dir: Path
+) -> None:
+    model = GGML_TINY_EN if GGML_TINY_EN.is_file() else tmp_path / "ggml-tiny.en.bin"
+    model.touch(exist_ok=True)
+    _pick(panel.asr_combo, WHISPERCPP)
+    _checked(qtbot, panel)
+    assert panel.asr_model.text() == "" and not panel.asr_model.isReadOnly()
+    assert panel.asr_model_browse.isVisible() and panel.asr_model_browse.text() == "File…"
+    assert panel.asr_model_hint.text() == (
+        "A ggml model file, e.g. ggml-base.en.bin (or a name such as base.en, downloaded "
+        "with internet)."
+    )
+    refusal = panel.build_spec()
+    assert isinstance(refusal, str) and refusal.startswith("whisper.cpp needs a model")
+    asked: list[str] = []
+
+    def choose() -> str:
+        asked.append("file")
+        return str(model)
+
+    panel._choose_model_file = choose  # type: ignore[method-assign]
+    qtbot.mouseClick(panel.asr_model_browse, Qt.MouseButton.LeftButton)
+    assert asked == ["file"] and panel.asr_model.text() == str(model)
+    assert not panel.asr_status.isVisible()
+    estimate = panel.estimate_label.text()
+    assert "with whisper.cpp (approximate: a typical RTFx of 6" in estimate
+    assert "no cost (local)" in estimate
+    spec = panel.build_spec()
+    assert spec == _cli_spec(
+        f"--benchmark asr --provider whispercpp --model {model} "
+        "--normalizer whisper --language en --warmup 1"
+    )
+    # A model *name* is left to the core (downloaded on first use).
+    panel.asr_model.setText("base.en")
+    assert not panel.asr_status.isVisible()
+    assert isinstance(panel.build_spec(), RunSpec)
+
+    panel.asr_model.setText(str(model))
+    panel.resize(1280, 800)
+    qtbot.wait(50)
+    panel.grab().save(str(shots_dir / "audio_setup_whispercpp.png"))
+
+
+@needs_piper
+def test_piper_round_trip_builds_the_cli_spec(
+    qtbot, panel: AudioSetupPanel, tmp_path: Path, shots_dir: Path
+) -> None:
+    real = PIPER_VOICE.is_file() and Path(f"{PIPER_VOICE}.json").is_file()
+    voice = PIPER_VOICE if real else _fake_voice(tmp_path / "voices")
+    _set_task(panel, "tts")
+    _pick(panel.tts_combo, PIPER)
+    _checked(qtbot, panel)
+    # Piper's model is its voice file; eSpeak's words/min mean nothing to it.
+    assert not panel.speed_spin.isVisible() and not panel.tts_model.isVisible()
+    assert panel.voice_browse.isVisible()
+    assert panel.voice_hint.text() == "A Piper voice .onnx with its .onnx.json beside it."
+    assert panel.voice_edit.text() == ""
+    refusal = panel.build_spec()
+    assert isinstance(refusal, str) and refusal.startswith("Piper needs a voice")
+
+    panel._choose_voice_file = lambda: str(voice)  # type: ignore[method-assign]
+    qtbot.mouseClick(panel.voice_browse, Qt.MouseButton.LeftButton)
+    assert panel.voice_edit.text() == str(voice)
+    assert not panel.tts_status.isVisible()
+    estimate = panel.estimate_label.text()
+    assert "typical speeds of Piper and PocketSphinx" in estimate and "no cost" in estimate
+    spec = panel.build_spec()
+    assert spec == _cli_spec(
+        f"--benchmark tts --provider piper --model {voice} --asr-provider pocketsphinx "
+        "--normalizer whisper --language en --warmup 1"
+    )
+
+    # The same round trip heard by whisper.cpp carries its model, as --asr-model does.
+    if importlib.util.find_spec("pywhispercpp") is not None:
+        ggml = GGML_TINY_EN if GGML_TINY_EN.is_file() else tmp_path / "ggml-tiny.en.bin"
+        ggml.touch(exist_ok=True)
+        _pick(panel.asr_combo, WHISPERCPP)
+        panel._choose_model_file = lambda: str(ggml)  # type: ignore[method-assign]
+        qtbot.mouseClick(panel.asr_model_browse, Qt.MouseButton.LeftButton)
+        spec = panel.build_spec()
+        assert spec == _cli_spec(
+            f"--benchmark tts --provider piper --model {voice} --asr-provider whispercpp "
+            f"--asr-model {ggml} --normalizer whisper --language en --warmup 1"
+        )
+        panel.fill_from_spec(RunSpec(
+            provider=ESPEAK, base_url="", model="en-us", benchmark="tts",
+            options={"voice": "en-us", "asr_provider": POCKETSPHINX},
+        ))
+        assert isinstance(spec, RunSpec)
+        panel.fill_from_spec(spec)  # Duplicate run brings every choice back
+        _checked(qtbot, panel)
+        assert panel.build_spec() == spec
+        assert panel.voice_edit.text() == str(voice) and panel.asr_model.text() == str(ggml)
+
+    panel.resize(1280, 800)
+    qtbot.wait(50)
+    panel.grab().save(str(shots_dir / "audio_setup_piper.png"))
+
+
+@needs_whispercpp
+@needs_piper
+def test_missing_model_and_voice_files_are_refused_with_their_paths(
+    qtbot, panel: AudioSetupPanel, tmp_path: Path, shots_dir: Path
+) -> None:
+    missing = tmp_path / "models" / "ggml-base.en.bin"
+    _pick(panel.asr_combo, WHISPERCPP)
+    panel.asr_model.setText(str(missing))
+    assert panel.asr_status.isVisible()
+    expected = (
+        f"whisper.cpp model {missing} does not exist: give a ggml model file such as "
+        "ggml-base.en.bin."
+    )
+    assert panel.asr_status.text() == f"✗ {expected}"
+    assert panel.build_spec() == expected
+    with pytest.raises(OpenBenchError) as core:  # the core's own words
+        WhisperCppProvider(str(missing)).check()
+    assert str(core.value) == expected
+    panel.asr_model.setText(str(tmp_path))
+    assert "is a folder, not a model file" in panel.asr_status.text()
+
+    _pick(panel.asr_combo, POCKETSPHINX)
+    _set_task(panel, "tts")
+    _pick(panel.tts_combo, PIPER)
+    gone = tmp_path / "voices" / "en_US-amy-low.onnx"
+    panel.voice_edit.setText(str(gone))
+    expected = f"Piper voice {gone} does not exist: give the path of a voice's .onnx file."
+    assert panel.tts_status.isVisible() and panel.tts_status.text() == f"✗ {expected}"
+    assert panel.build_spec() == expected
+    with pytest.raises(OpenBenchError) as core:
+        PiperProvider(str(gone)).check()
+    assert str(core.value) == expected
+    # The .onnx without its .onnx.json: named, with the file expected beside it.
+    lone = _fake_voice(tmp_path / "lone", config=False)
+    panel.voice_edit.setText(str(lone))
+    refusal = panel.build_spec()
+    assert isinstance(refusal, str) and f"expected {lone}.json" in refusal
+    with pytest.raises(OpenBenchError) as core:
+        PiperProvider(str(lone)).check()
+    assert str(core.value) == refusal
+    panel.resize(1280, 800)
+    qtbot.wait(50)
+    panel.grab().save(str(shots_dir / "audio_setup_piper_missing_config.png"))
+    panel.voice_edit.setText(str(_fake_voice(tmp_path / "ok")))
+    assert not panel.tts_status.isVisible()
+
+
+def test_missing_whispercpp_and_piper_extras_are_named(
+    qtbot, ctx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # find_spec and import now fail, even when an earlier test imported them.
+    monkeypatch.setitem(sys.modules, "pywhispercpp", None)
+    monkeypatch.setitem(sys.modules, "pywhispercpp.model", None)
+    monkeypatch.setitem(sys.modules, "piper", None)
+    panel = AudioSetupPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.show()
+    _pick(panel.asr_combo, WHISPERCPP)
+    expected = (
+        "pywhispercpp (whisper.cpp) is not installed. Install the 'whispercpp' extra: "
+        "pip install 'openbench-desktop[whispercpp]'"
+    )
+    assert panel.asr_status.isVisible() and panel.asr_status.text() == f"✗ {expected}"
+    assert panel.build_spec() == expected
+    with pytest.raises(OpenBenchError) as core:
+        WhisperCppProvider("base.en").check()
+    assert str(core.value) == expected
+
+    _pick(panel.asr_combo, POCKETSPHINX)
+    _set_task(panel, "tts")
+    _pick(panel.tts_combo, PIPER)
+    expected = (
+        "Piper (piper-tts) is not installed. Install the 'piper' extra: "
+        "pip install 'openbench-desktop[piper]'"
+    )
+    assert panel.tts_status.isVisible() and panel.tts_status.text() == f"✗ {expected}"
+    assert panel.build_spec() == expected
+    with pytest.raises(OpenBenchError) as core:
+        PiperProvider("v.onnx").check()
+    assert str(core.value) == expected
+
+
+@needs_whispercpp
+@needs_piper
+@pytest.mark.slow
+def test_a_real_piper_to_whispercpp_round_trip_from_the_panel(
+    qtbot, panel: AudioSetupPanel, ctx
+) -> None:
+    """Real voice, real recogniser, two built-in sentences: build, prepare off-thread, run."""
+    ggml, voice = _real_models()
+    _set_task(panel, "tts")
+    _pick(panel.tts_combo, PIPER)
+    panel.voice_edit.setText(str(voice))
+    _pick(panel.asr_combo, WHISPERCPP)
+    panel.asr_model.setText(str(ggml))
+    panel.limit_spin.setValue(2)
+    panel.warmup_spin.setValue(0)
+    _checked(qtbot, panel)
+    spec = panel.build_spec()
+    assert isinstance(spec, RunSpec)
+    answers: dict[str, object] = {}
+
+    def answered(ticket: int, result: object, error: object) -> None:
+        answers["result"], answers["error"] = result, error
+
+    ctx.db.answered.connect(answered)
+    ctx.db.submit(lambda: panel.prepare(spec))
+    qtbot.waitUntil(lambda: "result" in answers, timeout=10_000)
+    assert answers["error"] is None
+    prepared = answers["result"]
+    assert isinstance(prepared, RunSpec)
+    with qtbot.waitSignal(ctx.controller.job_ended, timeout=60_000):
+        ctx.controller.start(prepared)
+    (run,) = ctx.store.list_runs()
+    assert run.status is RunStatus.COMPLETED and (run.n_ok, run.n_failed) == (2, 0)
+    audio = ctx.store.get_run(run.run_id).summary.audio
+    assert audio["provider"] == "piper → whispercpp"
+    # Two good local models on clear speech: measured WER 0; a broken pipeline gives ≥ 0.9.
+    assert audio["wer"] is not None and audio["wer"] < 0.3

@@ -5,17 +5,20 @@ benchmark. It holds its own inputs and an estimate; the Run setup view owns the 
 button and calls :meth:`~AudioSetupPanel.build_spec`, then :meth:`~AudioSetupPanel.prepare`
 off the GUI thread, then ``ctx.controller.start``.
 
-Only speech providers are offered: PocketSphinx and faster-whisper (local), eSpeak NG
-(local synthesis) and every saved OpenAI-compatible endpoint as an ``/audio/transcriptions``
-or ``/audio/speech`` server. A provider whose library or program is missing says so next to
-the choice with the exact thing to install, and :meth:`build_spec` refuses with the same
-words. Availability is checked cheaply (``importlib.util.find_spec``, ``shutil.which``):
+Only speech providers are offered: PocketSphinx, faster-whisper and whisper.cpp (local
+recognition), eSpeak NG and Piper (local synthesis) and every saved OpenAI-compatible
+endpoint as an ``/audio/transcriptions`` or ``/audio/speech`` server. A provider whose
+library or program is missing says so next to the choice with the exact thing to install,
+and :meth:`build_spec` refuses with the same words; so does a whisper.cpp model file or a
+Piper voice file that is not there. Availability is checked cheaply
+(``importlib.util.find_spec``, ``importlib.metadata``, ``shutil.which``, ``Path.is_file``):
 nothing is imported or run on the GUI thread. Loading a dataset (listing files, reading
 audio headers for the total duration) runs on the DB executor's thread.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import shutil
 from collections.abc import Callable
@@ -61,10 +64,12 @@ __all__ = [
     "missing_dependency",
 ]
 
-POCKETSPHINX, FASTER_WHISPER, OPENAI_AUDIO, ESPEAK = (
-    "pocketsphinx", "faster-whisper", "openai-audio", "espeak",
+POCKETSPHINX, FASTER_WHISPER, WHISPERCPP, OPENAI_AUDIO, ESPEAK, PIPER = (
+    "pocketsphinx", "faster-whisper", "whispercpp", "openai-audio", "espeak", "piper",
 )
-LOCAL_PROVIDERS = frozenset({POCKETSPHINX, FASTER_WHISPER, ESPEAK})
+LOCAL_PROVIDERS = frozenset({POCKETSPHINX, FASTER_WHISPER, WHISPERCPP, ESPEAK, PIPER})
+#: Recognisers whose model is typed or browsed for (the round trip records it as asr_model).
+MODEL_RECOGNISERS = frozenset({FASTER_WHISPER, WHISPERCPP})
 TASKS = (
     (ASR_BENCHMARK, "Speech recognition (ASR)"),
     (TTS_BENCHMARK, "Speech synthesis round trip (TTS → ASR)"),
@@ -79,11 +84,13 @@ BUILTIN_TEXTS_LABEL = "Built-in sentences (the 10 demo texts)"
 
 #: Real-time factors (audio seconds per processing second) seen for each recogniser on an
 #: ordinary laptop CPU, for the time estimate only: PocketSphinx measured ~2 on the demo
-#: clips (docs/METRICS.md), faster-whisper small/base int8 on CPU ~3-8, a hosted endpoint
-#: ~10-30 including the upload. The estimate says it is approximate.
-TYPICAL_RTFX = {POCKETSPHINX: 2.0, FASTER_WHISPER: 4.0, OPENAI_AUDIO: 15.0}
-#: Synthesis speed (audio seconds per second): eSpeak NG is formant synthesis, very fast.
-TYPICAL_TTS_RTFX = {ESPEAK: 50.0, OPENAI_AUDIO: 5.0}
+#: clips (docs/METRICS.md), faster-whisper small/base int8 on CPU ~3-8, whisper.cpp
+#: tiny/base on a few CPU threads ~5-10 (larger models much less), a hosted endpoint ~10-30
+#: including the upload. The estimate says it is approximate.
+TYPICAL_RTFX = {POCKETSPHINX: 2.0, FASTER_WHISPER: 4.0, WHISPERCPP: 6.0, OPENAI_AUDIO: 15.0}
+#: Synthesis speed (audio seconds per second): eSpeak NG is formant synthesis, very fast;
+#: a Piper "medium" voice (a small VITS network on onnxruntime) ~10 on a laptop CPU.
+TYPICAL_TTS_RTFX = {ESPEAK: 50.0, PIPER: 10.0, OPENAI_AUDIO: 5.0}
 WORDS_PER_AUDIO_S = 2.5  # ~150 words per minute: converts text length to speech length
 #: Published list prices of OpenAI's audio models (USD): per minute of audio (transcription)
 #: and per million input characters (speech). Other models are billed however their server
@@ -140,13 +147,22 @@ def _has_module(name: str) -> bool:
         return False
 
 
+def _has_distribution(name: str) -> bool:
+    try:
+        importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
 def missing_dependency(provider: str) -> str | None:
     """Why ``provider`` cannot run here (the core's own install message), or None.
 
     Cheap: looks the libraries up without importing them and the program up on PATH. The
     libraries every speech run needs (soundfile, soxr, jiwer) are checked for each provider.
     """
-    from openbench_desktop.core.audio.tts import EspeakProvider
+    from openbench_desktop.core.audio.asr import WhisperCppProvider
+    from openbench_desktop.core.audio.tts import EspeakProvider, PiperProvider
 
     if provider == POCKETSPHINX and not _has_module("pocketsphinx"):
         return str(MissingDependencyError(
@@ -154,6 +170,20 @@ def missing_dependency(provider: str) -> str | None:
         ))
     if provider == FASTER_WHISPER and not _has_module("faster_whisper"):
         return str(MissingDependencyError("faster-whisper", extra="whisper"))
+    if provider == WHISPERCPP and not _has_module("pywhispercpp"):
+        return str(MissingDependencyError(
+            "pywhispercpp (whisper.cpp)", extra=WhisperCppProvider.EXTRA
+        ))
+    if provider == PIPER:
+        if not _has_module("piper"):
+            return str(MissingDependencyError("Piper (piper-tts)", extra=PiperProvider.EXTRA))
+        # Another PyPI project is imported as "piper" too; the core tells them apart by
+        # importing it, which loads onnxruntime: the installed distribution's name is enough.
+        if not _has_distribution("piper-tts"):
+            return str(MissingDependencyError(
+                "Piper (piper-tts; the 'piper' module found here is another package)",
+                extra=PiperProvider.EXTRA,
+            ))
     if provider == ESPEAK and not (shutil.which("espeak-ng") or shutil.which("espeak")):
         return str(MissingDependencyError(
             "eSpeak NG (the espeak-ng program)", hint=EspeakProvider.INSTALL_HINT
@@ -165,6 +195,49 @@ def missing_dependency(provider: str) -> str | None:
     ):
         if not _has_module(module):
             return str(MissingDependencyError(what, extra=AUDIO_EXTRA))
+    return None
+
+
+def _looks_like_path(model: str) -> bool:
+    """whisper.cpp takes a file or a model name; the same test as the core's provider."""
+    m = model.replace("\\", "/")
+    return (
+        "/" in m
+        or m.startswith((".", "~"))
+        or (len(m) > 1 and m[1] == ":")
+        or m.lower().endswith((".bin", ".gguf"))
+    )
+
+
+def model_file_problem(provider: str, model: str) -> str | None:
+    """Why a whisper.cpp model file or a Piper voice file cannot be used, or None.
+
+    The core's own words (its providers' ``check``), from a ``stat`` only: nothing is read,
+    so this is cheap enough to run on every keystroke. An empty field is not a problem
+    here (the refusal asks for one); a whisper.cpp model *name* is left to the core.
+    """
+    model = model.strip()
+    if not model:
+        return None
+    path = Path(model).expanduser()
+    if provider == WHISPERCPP:
+        if path.is_file() or not (path.is_dir() or _looks_like_path(model)):
+            return None
+        what = "is a folder, not a model file" if path.is_dir() else "does not exist"
+        return (
+            f"whisper.cpp model {path} {what}: give a ggml model file such as "
+            "ggml-base.en.bin."
+        )
+    if provider == PIPER:
+        if not path.is_file():
+            what = "is a folder" if path.is_dir() else "does not exist"
+            return f"Piper voice {path} {what}: give the path of a voice's .onnx file."
+        config = Path(f"{path}.json")
+        if not config.is_file():
+            return (
+                f"Piper voice {path} has no config beside it: expected {config} "
+                "(each voice is published as a .onnx and a .onnx.json)."
+            )
     return None
 
 
@@ -258,6 +331,10 @@ class AudioSetupPanel(QWidget):
         self._check_error: str | None = None
         self._spec_choices: list[ProviderChoice] = []  # endpoints known only from a spec
         self._filling = False
+        # The choices the model/voice fields were last filled for: a field is reset only
+        # when its own combo changes (picking a recogniser must not wipe a chosen voice).
+        self._asr_shown: ProviderChoice | None = None
+        self._tts_shown: ProviderChoice | None = None
         self._check_timer = QTimer(self)
         self._check_timer.setSingleShot(True)
         self._check_timer.setInterval(CHECK_DELAY_MS)
@@ -317,7 +394,7 @@ class AudioSetupPanel(QWidget):
         self.asr_model.textChanged.connect(self._on_input_changed)
         self.asr_model_browse = QPushButton("Folder…")
         self.asr_model_browse.setObjectName("audio_asr_model_browse")
-        self.asr_model_browse.setToolTip("Choose a CTranslate2-converted Whisper model folder")
+        self.asr_model_browse.setAccessibleName("Choose the recogniser model")
         self.asr_model_browse.clicked.connect(self._on_browse_model)
         row = QHBoxLayout()
         row.addWidget(self.asr_model, 1)
@@ -349,7 +426,20 @@ class AudioSetupPanel(QWidget):
         self.voice_edit.setObjectName("audio_voice")
         self.voice_edit.setAccessibleName("Voice")
         self.voice_edit.textChanged.connect(self._on_input_changed)
-        form.addRow("Voice:", self.voice_edit)
+        self.voice_browse = QPushButton("File…")
+        self.voice_browse.setObjectName("audio_voice_browse")
+        self.voice_browse.setAccessibleName("Choose a Piper voice file")
+        self.voice_browse.setToolTip("Choose a Piper voice (.onnx, with its .onnx.json beside it)")
+        self.voice_browse.clicked.connect(self._on_browse_voice)
+        row = QHBoxLayout()
+        row.addWidget(self.voice_edit, 1)
+        row.addWidget(self.voice_browse)
+        form.addRow("Voice:", row)
+        self.voice_hint = QLabel()
+        self.voice_hint.setObjectName("audio_voice_hint")
+        self.voice_hint.setWordWrap(True)
+        self.voice_hint.setStyleSheet("color: palette(placeholder-text);")
+        form.addRow(self.voice_hint)
         self.speed_spin = QSpinBox()
         self.speed_spin.setObjectName("audio_speed")
         self.speed_spin.setAccessibleName("Speaking speed")
@@ -464,6 +554,7 @@ class AudioSetupPanel(QWidget):
         local = [
             ProviderChoice("PocketSphinx — local, offline (en-us)", POCKETSPHINX),
             ProviderChoice("faster-whisper — local (optional 'whisper' extra)", FASTER_WHISPER),
+            ProviderChoice("whisper.cpp — local (optional 'whispercpp' extra)", WHISPERCPP),
         ]
         if self.task() == TTS_BENCHMARK:
             return local  # the core runs the round trip's recogniser locally only
@@ -471,7 +562,8 @@ class AudioSetupPanel(QWidget):
 
     def _tts_choices(self) -> list[ProviderChoice]:
         espeak = ProviderChoice("eSpeak NG — local, offline", ESPEAK)
-        return [espeak, *self._endpoints("/audio/speech")]
+        piper = ProviderChoice("Piper — local voice (optional 'piper' extra)", PIPER)
+        return [espeak, piper, *self._endpoints("/audio/speech")]
 
     @staticmethod
     def _fill_combo(combo: QComboBox, choices: list[ProviderChoice]) -> None:
@@ -552,58 +644,86 @@ class AudioSetupPanel(QWidget):
 
     def _update_provider_widgets(self) -> None:
         asr = self.asr_choice()
-        if not self._filling:
+        if not self._filling and asr != self._asr_shown:
             # Each provider has its own kind of model; a name typed for another is wrong here.
             self.asr_model.blockSignals(True)
             self.asr_model.setText({POCKETSPHINX: "en-us", OPENAI_AUDIO: "whisper-1"}.get(
                 asr.provider, ""))
             self.asr_model.blockSignals(False)
         self.asr_model.setReadOnly(asr.provider == POCKETSPHINX)
-        self.asr_model_browse.setVisible(asr.provider == FASTER_WHISPER)
-        self.asr_model.setPlaceholderText(
-            "a converted model folder, or a name such as small.en (needs internet)"
-            if asr.provider == FASTER_WHISPER
-            else ""
+        self.asr_model_browse.setVisible(asr.provider in MODEL_RECOGNISERS)
+        # faster-whisper reads a folder, whisper.cpp a single ggml file.
+        self.asr_model_browse.setText("File…" if asr.provider == WHISPERCPP else "Folder…")
+        self.asr_model_browse.setToolTip(
+            "Choose a whisper.cpp ggml model file (*.bin)"
+            if asr.provider == WHISPERCPP
+            else "Choose a CTranslate2-converted Whisper model folder"
         )
+        self.asr_model.setPlaceholderText({
+            FASTER_WHISPER: "a converted model folder, or a name such as small.en (needs "
+            "internet)",
+            WHISPERCPP: "a ggml model file, or a name such as base.en (needs internet)",
+        }.get(asr.provider, ""))
         self.asr_model_hint.setText({
             POCKETSPHINX: "The bundled US English model; no key, no network.",
             FASTER_WHISPER: "A CTranslate2 Whisper model folder works offline; a name is "
             "downloaded on first use.",
+            WHISPERCPP: "A ggml model file, e.g. ggml-base.en.bin (or a name such as base.en, "
+            "downloaded with internet).",
             OPENAI_AUDIO: f"POST {asr.base_url}/audio/transcriptions"
             + (f" with the key '{asr.api_key_name}'" if asr.api_key_name else " (no key)"),
         }.get(asr.provider, ""))
         self.asr_model_hint.setStyleSheet("color: palette(placeholder-text);")
 
         tts = self.tts_choice()
-        espeak = tts.provider == ESPEAK
-        if not self._filling:
+        espeak, piper = tts.provider == ESPEAK, tts.provider == PIPER
+        endpoint = tts.provider == OPENAI_AUDIO
+        if not self._filling and tts != self._tts_shown:
             self.voice_edit.blockSignals(True)
-            self.voice_edit.setText("en-us" if espeak else "alloy")
+            self.voice_edit.setText({ESPEAK: "en-us", PIPER: ""}.get(tts.provider, "alloy"))
             self.voice_edit.blockSignals(False)
             self.tts_model.blockSignals(True)
-            self.tts_model.setText("" if espeak else "tts-1")
+            self.tts_model.setText("tts-1" if endpoint else "")
             self.tts_model.blockSignals(False)
-        self._tts_form.setRowVisible(self.tts_model, not espeak)
+        self._asr_shown, self._tts_shown = asr, tts
+        # A local synthesiser's model is its voice; only an endpoint has both.
+        self._tts_form.setRowVisible(self.tts_model, endpoint)
+        # Speed is eSpeak's words per minute; Piper's length_scale is relative to each
+        # voice's own default, so it has no words/min value to show here.
         self._tts_form.setRowVisible(self.speed_spin, espeak)
-        self.voice_edit.setToolTip(
-            "An eSpeak NG voice (espeak-ng --voices), e.g. en-us or en-us+klatt2"
-            if espeak
-            else "The endpoint's voice, e.g. alloy"
-        )
+        self.speed_spin.setEnabled(espeak)
+        self.voice_browse.setVisible(piper)
+        self._tts_form.setRowVisible(self.voice_hint, piper)
+        self.voice_hint.setText("A Piper voice .onnx with its .onnx.json beside it.")
+        self.voice_edit.setPlaceholderText("path/to/en_US-lessac-medium.onnx" if piper else "")
+        self.voice_edit.setToolTip({
+            ESPEAK: "An eSpeak NG voice (espeak-ng --voices), e.g. en-us or en-us+klatt2",
+            PIPER: "A Piper voice's .onnx file; its .onnx.json config must be beside it",
+        }.get(tts.provider, "The endpoint's voice, e.g. alloy"))
         self._update_dependency_status()
 
-    def _update_dependency_status(self) -> None:
-        asr_missing = missing_dependency(self.asr_choice().provider)
-        _styled(self.asr_status, f"✗ {asr_missing}" if asr_missing else "", _ERROR_STYLE)
-        tts_missing = (
-            missing_dependency(self.tts_choice().provider)
-            if self.task() == TTS_BENCHMARK
-            else None
+    def _asr_problem(self) -> str | None:
+        """A missing library, else a model file that is not there (the red line)."""
+        provider = self.asr_choice().provider
+        return missing_dependency(provider) or model_file_problem(
+            provider, self.asr_model.text()
         )
-        _styled(self.tts_status, f"✗ {tts_missing}" if tts_missing else "", _ERROR_STYLE)
+
+    def _tts_problem(self) -> str | None:
+        provider = self.tts_choice().provider
+        return missing_dependency(provider) or model_file_problem(
+            provider, self.voice_edit.text()
+        )
+
+    def _update_dependency_status(self) -> None:
+        asr_problem = self._asr_problem()
+        _styled(self.asr_status, f"✗ {asr_problem}" if asr_problem else "", _ERROR_STYLE)
+        tts_problem = self._tts_problem() if self.task() == TTS_BENCHMARK else None
+        _styled(self.tts_status, f"✗ {tts_problem}" if tts_problem else "", _ERROR_STYLE)
 
     @Slot()
     def _on_input_changed(self, *_args: object) -> None:
+        self._update_dependency_status()  # a stat per file field: cheap
         self._update_estimate()
         if not self._filling:
             self.changed.emit()
@@ -634,9 +754,17 @@ class AudioSetupPanel(QWidget):
             self.use_dataset_path(path)
 
     def _on_browse_model(self) -> None:
-        path = self._choose_model_folder()
+        if self.asr_choice().provider == WHISPERCPP:
+            path = self._choose_model_file()
+        else:
+            path = self._choose_model_folder()
         if path:
             self.asr_model.setText(path)
+
+    def _on_browse_voice(self) -> None:
+        path = self._choose_voice_file()
+        if path:
+            self.voice_edit.setText(path)
 
     def _choose_dataset_folder(self) -> str:
         """Ask for a speech dataset folder (tests override this to skip the dialog)."""
@@ -660,6 +788,22 @@ class AudioSetupPanel(QWidget):
         return QFileDialog.getExistingDirectory(
             self, "Choose a converted Whisper model folder", self.asr_model.text()
         )
+
+    def _choose_model_file(self) -> str:
+        """Ask for a whisper.cpp ggml model file (tests override this)."""
+        path, _filter = QFileDialog.getOpenFileName(
+            self, "Choose a whisper.cpp model file", self.asr_model.text(),
+            "ggml models (*.bin);;All files (*)",
+        )
+        return path
+
+    def _choose_voice_file(self) -> str:
+        """Ask for a Piper voice .onnx file (tests override this)."""
+        path, _filter = QFileDialog.getOpenFileName(
+            self, "Choose a Piper voice", self.voice_edit.text(),
+            "Piper voices (*.onnx);;All files (*)",
+        )
+        return path
 
     def use_dataset_path(self, path: str) -> None:
         """Use ``path`` (a folder or a file) as the dataset, or as the texts for TTS."""
@@ -769,7 +913,7 @@ class AudioSetupPanel(QWidget):
         asr, tts = self.asr_choice(), self.tts_choice()
         fraction = self._used_fraction(c)
         if self.task() == TTS_BENCHMARK:
-            # eSpeak speaks at the chosen rate; an endpoint's voice at a typical one.
+            # eSpeak speaks at the chosen rate; Piper's and an endpoint's voice at a typical one.
             words_per_s = self.speed_spin.value() / 60 if tts.provider == ESPEAK else (
                 WORDS_PER_AUDIO_S
             )
@@ -816,7 +960,9 @@ class AudioSetupPanel(QWidget):
         return {
             POCKETSPHINX: "PocketSphinx",
             FASTER_WHISPER: "faster-whisper",
+            WHISPERCPP: "whisper.cpp",
             ESPEAK: "eSpeak NG",
+            PIPER: "Piper",
         }.get(choice.provider, choice.endpoint or "the endpoint")
 
     def _update_estimate(self) -> None:
@@ -829,21 +975,31 @@ class AudioSetupPanel(QWidget):
         tts = self.task() == TTS_BENCHMARK
         asr = self.asr_choice()
         if tts:
-            missing = missing_dependency(self.tts_choice().provider)
-            if missing:
-                return missing
-        missing = missing_dependency(asr.provider)
-        if missing:
-            return missing
+            problem = self._tts_problem()
+            if problem:
+                return problem
+        problem = self._asr_problem()
+        if problem:
+            return problem
         if asr.provider == FASTER_WHISPER and not self.asr_model.text().strip():
             return (
                 "faster-whisper needs a model: choose a converted model folder (Folder…) or "
                 "type a name such as small.en."
             )
+        if asr.provider == WHISPERCPP and not self.asr_model.text().strip():
+            return (
+                "whisper.cpp needs a model: choose a ggml model file (File…), e.g. "
+                "ggml-base.en.bin, or type a name such as base.en (downloaded with internet)."
+            )
         if asr.provider == OPENAI_AUDIO and not self.asr_model.text().strip():
             return "Type the endpoint's transcription model, e.g. whisper-1."
         if tts and self.tts_choice().provider == ESPEAK and not self.voice_edit.text().strip():
             return "Type an eSpeak NG voice, e.g. en-us."
+        if tts and self.tts_choice().provider == PIPER and not self.voice_edit.text().strip():
+            return (
+                "Piper needs a voice: choose its .onnx file (File…), with its .onnx.json "
+                "beside it."
+            )
         if tts and self.tts_choice().provider == OPENAI_AUDIO and not (
             self.tts_model.text().strip()
         ):
@@ -870,13 +1026,17 @@ class AudioSetupPanel(QWidget):
         if tts:
             synth = self.tts_choice()
             voice = self.voice_edit.text().strip()
-            options.update(asr_provider=asr.provider, voice=voice or None)
-            if asr.provider == FASTER_WHISPER:
+            options["asr_provider"] = asr.provider
+            if asr.provider in MODEL_RECOGNISERS:
                 options["asr_model"] = self.asr_model.text().strip()
             if synth.provider == ESPEAK:
-                options["speed"] = self.speed_spin.value()
+                options.update(voice=voice, speed=self.speed_spin.value())
                 model = voice  # eSpeak's "model" is its voice (recorded with the run)
+            elif synth.provider == PIPER:
+                # The voice file is the model, as `--provider piper --model VOICE.onnx`.
+                model = voice
             else:
+                options["voice"] = voice or None
                 model = self.tts_model.text().strip()
             provider, endpoint = synth.provider, synth
         else:
@@ -919,12 +1079,13 @@ class AudioSetupPanel(QWidget):
             if tts:
                 self._select(self.tts_combo, spec.provider, spec.base_url)
                 self._select(self.asr_combo, str(options.get("asr_provider") or POCKETSPHINX))
-                espeak = spec.provider == ESPEAK
+                espeak, piper = spec.provider == ESPEAK, spec.provider == PIPER
+                local = espeak or piper
                 self.voice_edit.setText(
-                    str(options.get("voice") or (spec.model if espeak else "") or "")
-                    or ("en-us" if espeak else "alloy")
+                    str(options.get("voice") or (spec.model if local else "") or "")
+                    or ("en-us" if espeak else "" if piper else "alloy")
                 )
-                self.tts_model.setText("" if espeak else spec.model)
+                self.tts_model.setText("" if local else spec.model)
                 self.speed_spin.setValue(int(options.get("speed", 150)))
                 self.asr_model.setText(str(options.get("asr_model") or (
                     "en-us" if options.get("asr_provider", POCKETSPHINX) == POCKETSPHINX
