@@ -55,3 +55,33 @@ class DbExecutor(QObject):
         self._thread.quit()
         self._thread.wait(10_000)
         self._worker.deleteLater()
+
+
+class DbCalls(QObject):
+    """Requests to a :class:`DbExecutor` answered by callbacks, for one view.
+
+    ``submit(fn, done)`` runs ``fn`` on the database thread and later calls
+    ``done(result, error, ticket)`` on the GUI thread (``error`` is a message or None).
+    Parent it to the view: when the view goes, so does the connection, and a late answer
+    reaches nobody.
+    """
+
+    def __init__(self, db: DbExecutor, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._db = db
+        self._callbacks: dict[int, Callable[[object, str | None, int], None]] = {}
+        db.answered.connect(self._on_answered)
+
+    def submit(
+        self, fn: Callable[[], Any], done: Callable[[object, str | None, int], None]
+    ) -> int:
+        ticket = self._db.submit(fn)
+        self._callbacks[ticket] = done
+        return ticket
+
+    @Slot(int, object, object)
+    def _on_answered(self, ticket: int, result: object, error: object) -> None:
+        done = self._callbacks.pop(ticket, None)
+        if done is not None:
+            done(result, error if isinstance(error, str) else None, ticket)
+

@@ -53,6 +53,7 @@ from openbench_desktop.core.audio.normalize import DEFAULT_NORMALIZER, NORMALIZE
 from openbench_desktop.core.domain import DatasetRef, GenerationParams, RunSpec
 from openbench_desktop.core.engine.estimate import format_duration
 from openbench_desktop.core.errors import OpenBenchError
+from openbench_desktop.ui.bridge.db_executor import DbCalls
 from openbench_desktop.ui.context import AppContext
 
 __all__ = [
@@ -325,7 +326,7 @@ class AudioSetupPanel(QWidget):
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
         self.ctx = ctx
-        self._db_callbacks: dict[int, Callable[[object, str | None], None]] = {}
+        self._db_calls = DbCalls(ctx.db, self)
         self._check_ticket: int | None = None
         self._checked: DatasetCheck | None = None
         self._check_error: str | None = None
@@ -339,7 +340,6 @@ class AudioSetupPanel(QWidget):
         self._check_timer.setSingleShot(True)
         self._check_timer.setInterval(CHECK_DELAY_MS)
         self._check_timer.timeout.connect(self._run_check)
-        ctx.db.answered.connect(self._on_db_answered)
         ctx.signals.settings_changed.connect(self._on_settings_changed)
 
         self._build()
@@ -1140,12 +1140,4 @@ class AudioSetupPanel(QWidget):
     def _submit(
         self, fn: Callable[[], object], done: Callable[[object, str | None, int], None]
     ) -> int:
-        ticket = self.ctx.db.submit(fn)
-        self._db_callbacks[ticket] = lambda result, error: done(result, error, ticket)
-        return ticket
-
-    @Slot(int, object, object)
-    def _on_db_answered(self, ticket: int, result: object, error: object) -> None:
-        done = self._db_callbacks.pop(ticket, None)
-        if done is not None:
-            done(result, error if isinstance(error, str) else None)
+        return self._db_calls.submit(fn, done)

@@ -61,6 +61,7 @@ from openbench_desktop.core.engine.estimate import (
 )
 from openbench_desktop.core.engine.runner import build_messages, prepare_run
 from openbench_desktop.core.errors import OpenBenchError
+from openbench_desktop.ui.bridge.db_executor import DbCalls
 from openbench_desktop.ui.context import AppContext
 from openbench_desktop.ui.views.endpoint_picker import (
     DEMO_URL_PLACEHOLDER,
@@ -140,7 +141,7 @@ class RunSetupView(QWidget):
         super().__init__()
         self.ctx = ctx
         self._base_spec: RunSpec | None = None  # carries fields the form doesn't show
-        self._db_callbacks: dict[int, Callable[[object, str | None], None]] = {}
+        self._db_calls = DbCalls(ctx.db, self)
         self._check_ticket: int | None = None
         self._checked: _Checked | None = None
         self._check_error: str | None = None
@@ -150,7 +151,6 @@ class RunSetupView(QWidget):
         self._saving = False
         self.last_estimate: Estimate | None = None
 
-        ctx.db.answered.connect(self._on_db_answered)
         self._check_timer = QTimer(self)
         self._check_timer.setSingleShot(True)
         self._check_timer.setInterval(CHECK_DELAY_MS)
@@ -1148,15 +1148,7 @@ class RunSetupView(QWidget):
     def _submit(
         self, fn: Callable[[], object], done: Callable[[object, str | None, int], None]
     ) -> int:
-        ticket = self.ctx.db.submit(fn)
-        self._db_callbacks[ticket] = lambda result, error: done(result, error, ticket)
-        return ticket
-
-    @Slot(int, object, object)
-    def _on_db_answered(self, ticket: int, result: object, error: object) -> None:
-        done = self._db_callbacks.pop(ticket, None)
-        if done is not None:
-            done(result, error if isinstance(error, str) else None)
+        return self._db_calls.submit(fn, done)
 
     def _save_settings(self) -> None:
         self._saving = True

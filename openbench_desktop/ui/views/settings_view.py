@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from openbench_desktop.core.config.settings import Endpoint
 from openbench_desktop.core.errors import SecretStoreError
 from openbench_desktop.core.secrets.store import validate_name
+from openbench_desktop.ui.bridge.db_executor import DbCalls
 from openbench_desktop.ui.bridge.endpoint_probe import EndpointProbe, ProbeResult
 from openbench_desktop.ui.context import AppContext
 from openbench_desktop.ui.models.pricing_model import PricingModel
@@ -93,13 +94,12 @@ class SettingsView(QWidget):
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
         self.ctx = ctx
-        self._db_callbacks: dict[int, Callable[[object, str | None], None]] = {}
+        self._db_calls = DbCalls(ctx.db, self)
         self._editing: str | None = None  # name of the endpoint in the form, None: new
         self._probe_ticket: int | None = None
         self._saving = False  # our own save: don't reload the form from settings_changed
         self.probe = EndpointProbe(self)
         self.probe.finished.connect(self._on_probe_finished)
-        ctx.db.answered.connect(self._on_db_answered)
 
         columns = QHBoxLayout()
         columns.setSpacing(16)
@@ -511,13 +511,7 @@ class SettingsView(QWidget):
         return [it.text() for it in items if it.flags() & Qt.ItemFlag.ItemIsSelectable]
 
     def _submit(self, fn: Callable[[], object], done: Callable[[object, str | None], None]) -> None:
-        self._db_callbacks[self.ctx.db.submit(fn)] = done
-
-    @Slot(int, object, object)
-    def _on_db_answered(self, ticket: int, result: object, error: object) -> None:
-        done = self._db_callbacks.pop(ticket, None)
-        if done is not None:
-            done(result, error if isinstance(error, str) else None)
+        self._db_calls.submit(fn, lambda result, error, _ticket: done(result, error))
 
     def _refresh_keys(self) -> None:
         secrets = self.ctx.secrets
