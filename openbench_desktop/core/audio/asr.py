@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 from openbench_desktop.core.audio import require
 from openbench_desktop.core.audio.datasets import LoadedAudio
+from openbench_desktop.core.audio.endpoint import check_base_url, open_client, status_error
 from openbench_desktop.core.domain import ErrorCategory
 from openbench_desktop.core.errors import ConfigError
 from openbench_desktop.core.providers.base import ProviderError
@@ -510,27 +511,10 @@ class OpenAITranscriptionProvider(AsrProvider):
         return f"{self.base_url}/audio/transcriptions"
 
     def check(self) -> None:
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"Base URL {self.base_url!r} must start with http:// or https:// "
-                "(e.g. https://api.openai.com/v1 or http://127.0.0.1:8000/v1)."
-            )
+        check_base_url(self.base_url)
 
     def load(self) -> None:
-        import httpx
-
-        from openbench_desktop import __version__
-        from openbench_desktop.core.providers.http import is_loopback_url, request_timeout
-
-        headers = {"user-agent": f"openbench-desktop/{__version__}"}
-        if self._api_key:
-            headers["authorization"] = f"Bearer {self._api_key}"
-        self._client = httpx.Client(
-            headers=headers,
-            timeout=request_timeout(self.timeout_s),
-            trust_env=not is_loopback_url(self.base_url),
-            follow_redirects=False,
-        )
+        self._client = open_client(self.base_url, self._api_key, self.timeout_s)
 
     def _payload(self, clip: Clip) -> tuple[str, bytes, str]:
         path = clip.path
@@ -568,7 +552,6 @@ class OpenAITranscriptionProvider(AsrProvider):
         import httpx
 
         from openbench_desktop.core.providers.http import (
-            error_from_status,
             error_from_transport,
             make_error,
             truncate,
@@ -583,16 +566,9 @@ class OpenAITranscriptionProvider(AsrProvider):
             ) from None
         self.last_request_s = time.perf_counter() - started
         if response.status_code >= 400:
-            raise error_from_status(
-                response.status_code,
-                response.content,
-                response.headers,
-                url=self.url,
-                model=self.model,
-                secret=self._api_key,
-                key_name=self._key_name,
-                base_url_hint="(it should end in /v1 for OpenAI-compatible servers)",
-                server_name="The transcription server",
+            raise status_error(
+                response, url=self.url, model=self.model, api_key=self._api_key,
+                key_name=self._key_name, server_name="The transcription server",
             )
         content_type = response.headers.get("content-type", "")
         if "json" in content_type:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from openbench_desktop.core.audio import MissingDependencyError, require
+from openbench_desktop.core.audio.endpoint import check_base_url, open_client, status_error
 from openbench_desktop.core.domain import ErrorCategory
 from openbench_desktop.core.errors import ConfigError
 from openbench_desktop.core.providers.base import ProviderError
@@ -273,31 +274,15 @@ class OpenAISpeechProvider(TtsProvider):
         return f"{self.base_url}/audio/speech"
 
     def check(self) -> None:
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"Base URL {self.base_url!r} must start with http:// or https://."
-            )
+        check_base_url(self.base_url)
 
     def load(self) -> None:
-        import httpx
-
-        from openbench_desktop import __version__
-        from openbench_desktop.core.providers.http import is_loopback_url, request_timeout
-
-        headers = {"user-agent": f"openbench-desktop/{__version__}"}
-        if self._api_key:
-            headers["authorization"] = f"Bearer {self._api_key}"
-        self._client = httpx.Client(
-            headers=headers,
-            timeout=request_timeout(self.timeout_s),
-            trust_env=not is_loopback_url(self.base_url),
-            follow_redirects=False,
-        )
+        self._client = open_client(self.base_url, self._api_key, self.timeout_s)
 
     def synthesize(self, text: str) -> Synthesis:
         import httpx
 
-        from openbench_desktop.core.providers.http import error_from_status, error_from_transport
+        from openbench_desktop.core.providers.http import error_from_transport
 
         if self._client is None:
             raise RuntimeError("load() was not called")
@@ -309,16 +294,9 @@ class OpenAISpeechProvider(TtsProvider):
             with self._client.stream("POST", self.url, json=body) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise error_from_status(
-                        response.status_code,
-                        response.content,
-                        response.headers,
-                        url=self.url,
-                        model=self.model,
-                        secret=self._api_key,
-                        key_name=self._key_name,
-                        base_url_hint="(it should end in /v1 for OpenAI-compatible servers)",
-                        server_name="The speech server",
+                    raise status_error(
+                        response, url=self.url, model=self.model, api_key=self._api_key,
+                        key_name=self._key_name, server_name="The speech server",
                     )
                 for chunk in response.iter_bytes():
                     if chunk and first is None:
