@@ -88,7 +88,6 @@ from openbench_desktop.core.domain import (
     ErrorCategory,
     Progress,
     RunSpec,
-    RunStarted,
     RunStatus,
     RunSummary,
     SampleResult,
@@ -96,8 +95,7 @@ from openbench_desktop.core.domain import (
     SampleStatus,
 )
 from openbench_desktop.core.engine.cancel import CancelToken
-from openbench_desktop.core.engine.lifecycle import Outcome, run_to_end
-from openbench_desktop.core.engine.manifest import build_manifest
+from openbench_desktop.core.engine.lifecycle import Outcome, open_run, run_to_end
 from openbench_desktop.core.engine.metrics import summarize
 from openbench_desktop.core.errors import ConfigError, OpenBenchError
 from openbench_desktop.core.logs import register_secret
@@ -915,16 +913,10 @@ def execute_audio_run(
     if prepared.n_total == 0:
         raise ConfigError(f"The dataset {prepared.description} has no entries.")
 
-    manifest = build_manifest(
-        spec,
-        dataset_sha256=prepared.sha256,
-        dataset_description=prepared.description,
-        n_dataset_samples=prepared.n_dataset,
+    run_id = open_run(
+        spec, deps, emit, n_total=prepared.n_total, dataset_sha256=prepared.sha256,
+        dataset_description=prepared.description, n_dataset_samples=prepared.n_dataset,
     )
-    run_id = deps.writer.call(
-        deps.store.create_run, spec, n_total=prepared.n_total, manifest=manifest
-    ).result()
-    emit(RunStarted(run_id, spec, prepared.n_total))
     log.info(
         "speech run started: %s with %s %s, %d sample(s)",
         spec.benchmark, spec.provider, spec.model, prepared.n_total, extra={"run_id": run_id},

@@ -1,30 +1,63 @@
-"""How every kind of run ends: one place for the outcome, the final write and the event.
+"""How every kind of run starts and ends: the run row, the outcome, the final write.
 
 Chat, speed and speech runs differ in how they send requests and summarise, not in how
-they end: whatever happens inside the body (a result, Ctrl+C, a known error, a bug), the
-run's final status is written by ``finalize`` and announced once through ``emit``.
+they begin (:func:`open_run`: manifest, run row, ``RunStarted``) or end: whatever happens
+inside the body (a result, Ctrl+C, a known error, a bug), the run's final status is
+written by ``finalize`` and announced once through ``emit``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from openbench_desktop.core.domain import (
     EngineEvent,
     RunCancelled,
     RunFailed,
     RunFinished,
+    RunSpec,
+    RunStarted,
     RunStatus,
     RunSummary,
 )
 from openbench_desktop.core.errors import OpenBenchError
 
-__all__ = ["Outcome", "run_to_end"]
+if TYPE_CHECKING:
+    from openbench_desktop.core.engine.runner import RunDeps
+
+__all__ = ["Outcome", "open_run", "run_to_end"]
 
 log = logging.getLogger(__name__)
 
 Outcome = tuple[RunStatus, str | None]
+
+
+def open_run(
+    spec: RunSpec,
+    deps: RunDeps,
+    emit: Callable[[EngineEvent], None],
+    *,
+    n_total: int,
+    dataset_sha256: str | None,
+    dataset_description: str,
+    n_dataset_samples: int,
+) -> str:
+    """Write the run row (status running, with its manifest) and announce it; the run id."""
+    from openbench_desktop.core.engine.manifest import build_manifest
+
+    manifest = build_manifest(
+        spec,
+        dataset_sha256=dataset_sha256,
+        dataset_description=dataset_description,
+        n_dataset_samples=n_dataset_samples,
+    )
+    run_id: str = deps.writer.call(
+        deps.store.create_run, spec, n_total=n_total, manifest=manifest
+    ).result()
+    emit(RunStarted(run_id, spec, n_total))
+    return run_id
 
 
 def run_to_end(

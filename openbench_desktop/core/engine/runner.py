@@ -31,14 +31,13 @@ from openbench_desktop.core.domain import (
     SampleStatus,
 )
 from openbench_desktop.core.engine.cancel import CancelToken
-from openbench_desktop.core.engine.lifecycle import Outcome, run_to_end
+from openbench_desktop.core.engine.lifecycle import Outcome, open_run, run_to_end
 from openbench_desktop.core.engine.limits import (
     CHARS_PER_TOKEN,
     CostGuard,
     RateLimiter,
     RunLimits,
 )
-from openbench_desktop.core.engine.manifest import build_manifest
 from openbench_desktop.core.engine.metrics import sample_timings, summarize
 from openbench_desktop.core.engine.retry import (
     AdaptiveLimiter,
@@ -420,17 +419,12 @@ def execute_run(
 
         factory = make_provider
 
-    manifest = build_manifest(
-        spec,
-        dataset_sha256=prepared.dataset.sha256,
+    n_total = len(prepared.samples)
+    run_id = open_run(
+        spec, deps, emit, n_total=n_total, dataset_sha256=prepared.dataset.sha256,
         dataset_description=prepared.dataset.description,
         n_dataset_samples=len(prepared.dataset.samples),
     )
-    n_total = len(prepared.samples)
-    run_id = deps.writer.call(
-        deps.store.create_run, spec, n_total=n_total, manifest=manifest
-    ).result()
-    emit(RunStarted(run_id, spec, n_total))
     return _drive(run_id, prepared, prepared.samples, n_total, deps, emit, cancel, api_key, factory)
 
 

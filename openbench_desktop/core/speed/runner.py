@@ -51,7 +51,6 @@ from openbench_desktop.core.domain import (
     Message,
     Progress,
     RunSpec,
-    RunStarted,
     RunStatus,
     RunSummary,
     SampleResult,
@@ -59,8 +58,7 @@ from openbench_desktop.core.domain import (
     SampleStatus,
 )
 from openbench_desktop.core.engine.cancel import CancelToken
-from openbench_desktop.core.engine.lifecycle import Outcome, run_to_end
-from openbench_desktop.core.engine.manifest import build_manifest
+from openbench_desktop.core.engine.lifecycle import Outcome, open_run, run_to_end
 from openbench_desktop.core.errors import ConfigError
 from openbench_desktop.core.logs import register_secret
 from openbench_desktop.core.providers.base import ChatProvider, ChatRequest, ProviderError
@@ -938,16 +936,10 @@ def execute_speed_run(
     prepared = prepared or prepare_speed_run(spec, deps.paths)
     api_key = resolve_api_key(spec.provider, spec.api_key_name, deps.secrets)
     register_secret(api_key)
-    manifest = build_manifest(
-        spec,
-        dataset_sha256=prepared.sha256,
-        dataset_description=prepared.description,
-        n_dataset_samples=prepared.n_dataset,
+    run_id = open_run(
+        spec, deps, emit, n_total=prepared.n_total_estimate, dataset_sha256=prepared.sha256,
+        dataset_description=prepared.description, n_dataset_samples=prepared.n_dataset,
     )
-    run_id = deps.writer.call(
-        deps.store.create_run, spec, n_total=prepared.n_total_estimate, manifest=manifest
-    ).result()
-    emit(RunStarted(run_id, spec, prepared.n_total_estimate))
     log.info(
         "speed run started: %s on %s at %s",
         prepared.profile.describe(),
