@@ -32,7 +32,6 @@ from openbench_desktop.core.providers.http import (
     build_client,
     category_for_error_type,
     chunk_kind,
-    ensure_event_stream,
     error_from_decoding,
     error_from_status,
     error_from_transport,
@@ -41,9 +40,9 @@ from openbench_desktop.core.providers.http import (
     malformed_chunk_error,
     normalize_base_url,
     origin_of,
-    read_events,
     request_timeout,
     server_error_text,
+    stream_events,
     truncate,
 )
 
@@ -248,38 +247,17 @@ class AnthropicProvider:
     async def _complete_streaming(
         self, request: ChatRequest, payload: dict[str, Any]
     ) -> Completion:
-        client = self._http()
         url = f"{self.base_url}/v1/messages"
-        timeout_s = request.params.timeout_s
-        http_request = client.build_request(
-            "POST",
-            url,
-            json=payload,
-            headers={"accept": "text/event-stream", "cache-control": "no-store"},
-            timeout=request_timeout(timeout_s),
-        )
         stream = _Stream(url, self._api_key, self._event_error)
-        stream.recorder.start()
-        try:
-            response = await client.send(http_request, stream=True)
-            try:
-                if response.status_code >= 300:
-                    body = await response.aread()
-                    raise self._status_error(response, body, url, request.model)
-                await ensure_event_stream(response, url=url, secret=self._api_key)
-                stopped_ns = await read_events(response, stream.on_event)
-            finally:
-                await response.aclose()
-        except httpx.TransportError as exc:
-            raise error_from_transport(
-                exc,
-                url=url,
-                timeout_s=timeout_s,
-                secret=self._api_key,
-                chunks_received=len(stream.recorder),
-            ) from None
-        except httpx.DecodingError as exc:
-            raise error_from_decoding(exc, url=url, secret=self._api_key) from None
+
+        def raise_for_status(response: httpx.Response, body: bytes) -> None:
+            raise self._status_error(response, body, url, request.model)
+
+        stopped_ns = await stream_events(
+            self._http(), url, payload, timeout_s=request.params.timeout_s,
+            secret=self._api_key, recorder=stream.recorder, on_event=stream.on_event,
+            raise_for_status=raise_for_status,
+        )
         if stopped_ns is None and stream.stop_reason is None:
             raise incomplete_stream_error(len(stream.recorder), url=url, secret=self._api_key)
         end_ns = stopped_ns if stopped_ns is not None else time.monotonic_ns()

@@ -221,6 +221,49 @@ async def read_events(
     return end_ns
 
 
+async def stream_events(
+    client: httpx.AsyncClient,
+    url: str,
+    payload: Mapping[str, Any],
+    *,
+    timeout_s: float,
+    secret: str | None,
+    recorder: ChunkRecorder,
+    on_event: Callable[[int, ServerSentEvent], bool],
+    raise_for_status: Callable[[httpx.Response, bytes], None],
+) -> int | None:
+    """POST ``payload`` for a streamed reply and feed its events to ``on_event``.
+
+    The one request path of every streaming chat provider: the recorder's clock starts
+    just before the send; an error status is read and handed to ``raise_for_status``
+    (which raises); a reply that is not an event stream, a dropped connection and a body
+    that cannot be decoded become ProviderErrors. Returns what :func:`read_events` returns.
+    """
+    http_request = client.build_request(
+        "POST",
+        url,
+        json=payload,
+        headers={"accept": "text/event-stream", "cache-control": "no-store"},
+        timeout=request_timeout(timeout_s),
+    )
+    recorder.start()
+    try:
+        response = await client.send(http_request, stream=True)
+        try:
+            if response.status_code >= 300:
+                raise_for_status(response, await response.aread())
+            await ensure_event_stream(response, url=url, secret=secret)
+            return await read_events(response, on_event)
+        finally:
+            await response.aclose()
+    except httpx.TransportError as exc:
+        raise error_from_transport(
+            exc, url=url, timeout_s=timeout_s, secret=secret, chunks_received=len(recorder)
+        ) from None
+    except httpx.DecodingError as exc:
+        raise error_from_decoding(exc, url=url, secret=secret) from None
+
+
 def chunk_kind(content: str, reasoning: str) -> ChunkKind:
     if content:
         return ChunkKind.CONTENT

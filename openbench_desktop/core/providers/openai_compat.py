@@ -30,7 +30,6 @@ from openbench_desktop.core.providers.http import (
     build_client,
     category_for_error_type,
     chunk_kind,
-    ensure_event_stream,
     error_from_decoding,
     error_from_status,
     error_from_transport,
@@ -39,10 +38,10 @@ from openbench_desktop.core.providers.http import (
     malformed_chunk_error,
     normalize_base_url,
     origin_of,
-    read_events,
     request_timeout,
     says_unsupported,
     server_error_text,
+    stream_events,
     truncate,
 )
 
@@ -293,37 +292,15 @@ class OpenAICompatProvider:
     async def _complete_streaming(
         self, request: ChatRequest, payload: dict[str, Any]
     ) -> Completion:
-        client = self._http()
         url = f"{self.base_url}/chat/completions"
-        timeout_s = request.params.timeout_s
-        http_request = client.build_request(
-            "POST",
-            url,
-            json=payload,
-            headers={"accept": "text/event-stream", "cache-control": "no-store"},
-            timeout=request_timeout(timeout_s),
-        )
         stream = _Stream(url, self._api_key, self._in_band_error)
-        stream.recorder.start()
-        try:
-            response = await client.send(http_request, stream=True)
-            try:
-                if response.status_code >= 300:
-                    self._raise_for_status(response, await response.aread(), url, payload)
-                await ensure_event_stream(response, url=url, secret=self._api_key)
-                done_ns = await read_events(response, stream.on_event)
-            finally:
-                await response.aclose()
-        except httpx.TransportError as exc:
-            raise error_from_transport(
-                exc,
-                url=url,
-                timeout_s=timeout_s,
-                secret=self._api_key,
-                chunks_received=len(stream.recorder),
-            ) from None
-        except httpx.DecodingError as exc:
-            raise error_from_decoding(exc, url=url, secret=self._api_key) from None
+        done_ns = await stream_events(
+            self._http(), url, payload, timeout_s=request.params.timeout_s,
+            secret=self._api_key, recorder=stream.recorder, on_event=stream.on_event,
+            raise_for_status=lambda response, body: self._raise_for_status(
+                response, body, url, payload
+            ),
+        )
         if done_ns is None and stream.finish_reason is None:
             raise incomplete_stream_error(len(stream.recorder), url=url, secret=self._api_key)
         end_ns = done_ns if done_ns is not None else time.monotonic_ns()
